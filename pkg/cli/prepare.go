@@ -1,0 +1,208 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/oc-sts/oc-sts/pkg/atomicfs"
+	"github.com/oc-sts/oc-sts/pkg/credreq"
+	"github.com/oc-sts/oc-sts/pkg/installdir"
+	"github.com/oc-sts/oc-sts/pkg/oidckeys"
+	"github.com/oc-sts/oc-sts/pkg/plan"
+	"github.com/oc-sts/oc-sts/pkg/statedir"
+)
+
+const prepareExample = `  # Render everything offline, for an AWS admin to apply with the generated script:
+  oc sts prepare --dir ./mycluster --credentials-requests-dir ./credreqs \
+    --offline --account-id 123456789012
+
+  # Get the CredentialsRequests of a release first:
+  oc adm release extract --credentials-requests --included \
+    --install-config ./mycluster/install-config.yaml --to ./credreqs "$RELEASE_IMAGE"
+
+  # Print the plan as JSON, and show which CredentialsRequests were left out and why:
+  oc sts prepare --dir ./mycluster --credentials-requests-dir ./credreqs \
+    --offline --account-id 123456789012 -o json -v`
+
+// PrepareOptions are the inputs of `oc sts prepare`.
+type PrepareOptions struct {
+	Dir                    string
+	StateDir               string
+	CredentialsRequestsDir string
+	ReleaseImage           string
+	Offline                bool
+	AccountID              string
+	Name                   string
+	Region                 string
+	RolePath               string
+	PermissionsBoundary    string
+	PrivateBucket          bool
+	Tags                   map[string]string
+	Output                 string
+	Verbose                bool
+
+	installDir *installdir.Dir
+	genericiooptions.IOStreams
+}
+
+// NewPrepareCmd builds `oc sts prepare`.
+func NewPrepareCmd(streams genericiooptions.IOStreams) *cobra.Command {
+	o := &PrepareOptions{IOStreams: streams, Dir: "."}
+	cmd := &cobra.Command{
+		Use:   "prepare",
+		Short: "Prepare an openshift-install directory for AWS STS (manual credentials mode)",
+		Long: `Prepare reads an openshift-install directory and the release's CredentialsRequests,
+keeps those the cluster will include (the cluster-version operator's rules, as
+'oc adm release extract --included' applies them), and computes the AWS plan: an
+OIDC issuer (discovery documents in S3), the IAM OIDC provider and one IAM role per
+CredentialsRequest. It then writes into the install dir the credentials Secrets,
+manifests/cluster-authentication-02-config.yaml, tls/bound-service-account-signing-key.key,
+and sets credentialsMode: Manual in install-config.yaml, keeping every comment.
+
+With --offline no network call is made: the plan is written to the state dir as
+plan.json and as a runnable aws CLI script (aws/apply.sh) for an AWS admin.
+An existing signer key is always reused. Every write is atomic.`,
+		Example: prepareExample,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.Complete(); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run()
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Dir, "dir", o.Dir, "The openshift-install directory (with install-config.yaml).")
+	f.StringVar(&o.StateDir, "state-dir", "", "Where oc sts keeps the signer key pair, plan.json and the aws CLI script (default <dir>/"+statedir.DirName+").")
+	f.StringVar(&o.CredentialsRequestsDir, "credentials-requests-dir", "", "A directory of release manifests holding CredentialsRequests (oc adm release extract --credentials-requests).")
+	f.StringVar(&o.ReleaseImage, "release-image", "", "Read the CredentialsRequests from this release image.")
+	f.BoolVar(&o.Offline, "offline", false, "Make no network call: write the plan and an aws CLI script instead of creating AWS resources.")
+	f.StringVar(&o.AccountID, "account-id", "", "The 12-digit AWS account ID (required with --offline).")
+	f.StringVar(&o.Name, "name", "", "Prefix of every AWS resource name (default: metadata.name of install-config.yaml).")
+	f.StringVar(&o.Region, "region", "", "AWS region (default: platform.aws.region of install-config.yaml).")
+	f.StringVar(&o.RolePath, "role-path", "/", "IAM path of the roles, like /openshift/.")
+	f.StringVar(&o.PermissionsBoundary, "permissions-boundary", "", "ARN of an IAM policy set as every role's permissions boundary.")
+	f.BoolVar(&o.PrivateBucket, "private-bucket", false, "Serve the issuer from a private S3 bucket through CloudFront.")
+	f.StringToStringVar(&o.Tags, "tag", nil, "Extra AWS tag KEY=VALUE on every resource (repeatable).")
+	f.BoolVarP(&o.Verbose, "verbose", "v", false, "List every CredentialsRequest found, included or not, and why.")
+	addOutputFlag(cmd, &o.Output)
+	cmd.MarkFlagDirname("dir")
+	cmd.MarkFlagDirname("state-dir")
+	cmd.MarkFlagDirname("credentials-requests-dir")
+	return cmd
+}
+
+// Complete reads the install dir and fills in defaults from it.
+func (o *PrepareOptions) Complete() error {
+	d, err := installdir.Open(o.Dir)
+	if err != nil {
+		return err
+	}
+	o.installDir = d
+	if o.Name == "" {
+		o.Name = d.Config.ClusterName
+	}
+	if o.Region == "" {
+		o.Region = d.Config.Region
+	}
+	if o.StateDir == "" {
+		o.StateDir = statedir.Default(o.Dir)
+	}
+	return nil
+}
+
+// Validate checks the flags before anything is read from the network or written.
+func (o *PrepareOptions) Validate() error {
+	if err := validateOutput(o.Output); err != nil {
+		return err
+	}
+	if o.Region != o.installDir.Config.Region {
+		return fmt.Errorf("--region %s differs from platform.aws.region %s in %s: the issuer must be in the cluster's region", o.Region, o.installDir.Config.Region, o.installDir.Config.File)
+	}
+	switch {
+	case o.ReleaseImage != "" && o.CredentialsRequestsDir != "":
+		return errors.New("give either --release-image or --credentials-requests-dir, not both")
+	case o.ReleaseImage != "":
+		return errNotBuilt("--release-image (reading CredentialsRequests from a release image)")
+	case o.CredentialsRequestsDir == "":
+		return errors.New("--credentials-requests-dir is required: extract the CredentialsRequests with `oc adm release extract --credentials-requests --included --install-config <dir>/install-config.yaml --to <dir>`")
+	case !o.Offline:
+		return errNotBuilt("creating AWS resources (use --offline to render the plan and an aws CLI script)")
+	case o.PrivateBucket:
+		return errNotBuilt("--private-bucket (the CloudFront distribution is created online)")
+	case o.AccountID == "":
+		return errors.New("--account-id is required with --offline: the role and provider ARNs name the account")
+	}
+	return nil
+}
+
+// Run computes the plan and writes the install dir and state dir atomically.
+func (o *PrepareOptions) Run() error {
+	files, err := credreq.ReadDir(o.CredentialsRequestsDir)
+	if err != nil {
+		return err
+	}
+	inclusion, err := credreq.NewInclusion(o.installDir.Config.Inclusion)
+	if err != nil {
+		return err
+	}
+	sel, err := credreq.Select(files, inclusion)
+	if err != nil {
+		return err
+	}
+	if o.Verbose {
+		printDecisions(o.ErrOut, sel.Decisions)
+	}
+	signer, err := oidckeys.LoadOrGenerate(o.installDir.SignerKeyPath(), statedir.SignerKeyPath(o.StateDir))
+	if err != nil {
+		return err
+	}
+	jwks, err := oidckeys.JWKS(&signer.Key.PublicKey)
+	if err != nil {
+		return err
+	}
+	p, err := plan.Build(plan.Input{
+		Name: o.Name, AccountID: o.AccountID, Region: o.Region, Requests: sel.Requests, JWKS: jwks,
+		RolePath: o.RolePath, PermissionsBoundary: o.PermissionsBoundary, Tags: o.Tags,
+	})
+	if err != nil {
+		return err
+	}
+	stateFiles, err := statedir.Files(o.StateDir, p, signer)
+	if err != nil {
+		return err
+	}
+	// The state dir first: the signer key is kept before the installer can see it.
+	changed, err := atomicfs.Write(append(stateFiles, o.installDir.Files(p, signer)...))
+	if err != nil {
+		return fmt.Errorf("%w (nothing was changed)", err)
+	}
+	if o.Output != "" {
+		return printObject(o.Out, o.Output, p)
+	}
+	return o.summary(p, signer, changed)
+}
+
+func (o *PrepareOptions) summary(p *plan.Plan, signer *oidckeys.Signer, changed []string) error {
+	w := o.Out
+	keyNote := "generated a new RSA 4096 signer key"
+	if signer.Source != "" {
+		keyNote = "reused the signer key " + signer.Source
+	}
+	fmt.Fprintf(w, "Prepared %s for AWS STS (%d CredentialsRequests; %s; %d files changed).\n", o.Dir, len(p.Roles), keyNote, len(changed))
+	fmt.Fprintf(w, "  issuer:        %s\n  OIDC provider: %s\n", p.Issuer.URL, p.OIDCProvider.ARN)
+	for _, r := range p.Roles {
+		fmt.Fprintf(w, "  role:          %s  (%s/%s)\n", r.ARN, r.CredentialsRequest.SecretNamespace, r.CredentialsRequest.SecretName)
+	}
+	script := filepath.Join(o.StateDir, statedir.AWSDir, plan.ScriptName)
+	fmt.Fprintf(w, "\nNext:\n  1. Have an admin of account %s run %s (plan: %s)\n  2. openshift-install create cluster --dir %s\n",
+		p.AccountID, script, filepath.Join(o.StateDir, statedir.PlanFile), o.Dir)
+	return nil
+}

@@ -1,0 +1,69 @@
+// Package cli is the oc sts command tree, in the kubectl/oc style: each
+// command has an Options struct with Complete, Validate and Run.
+package cli
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+)
+
+// ExitError carries the process exit code of a failed command.
+type ExitError struct {
+	Code int
+	Err  error
+}
+
+func (e *ExitError) Error() string { return e.Err.Error() }
+func (e *ExitError) Unwrap() error { return e.Err }
+
+// ExitCode maps an error returned by the command tree to a process exit code.
+func ExitCode(err error) int {
+	var ee *ExitError
+	if errors.As(err, &ee) {
+		return ee.Code
+	}
+	if err != nil {
+		return 1
+	}
+	return 0
+}
+
+// notBuilt is the exit code of a command or mode that does not exist yet.
+const notBuilt = 2
+
+func errNotBuilt(what string) error {
+	return &ExitError{Code: notBuilt, Err: fmt.Errorf("%s is not built yet in this version of oc sts", what)}
+}
+
+// NewRootCmd builds `oc sts` (installed as the oc-sts / kubectl-sts binary).
+func NewRootCmd(streams genericiooptions.IOStreams) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "oc-sts",
+		Short: "Set up, verify and upgrade OpenShift clusters that use AWS STS short-lived credentials",
+		Long: `oc sts makes OpenShift's "manual mode with AWS STS" one command.
+
+  prepare        add everything an STS install needs to an openshift-install directory
+  verify         prove a running cluster uses short-lived credentials end to end
+  upgrade-check  list the AWS changes a target release needs, and apply them
+  destroy        remove the AWS resources prepare created`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	cmd.SetIn(streams.In)
+	cmd.SetOut(streams.Out)
+	cmd.SetErr(streams.ErrOut)
+	cmd.AddCommand(
+		NewPrepareCmd(streams),
+		newNotBuiltCmd(streams, "verify", "Check that a live cluster really runs on short-lived AWS credentials",
+			"  oc sts verify --token-exchange"),
+		newNotBuiltCmd(streams, "upgrade-check", "Report (and apply) the AWS changes a target release needs before an upgrade",
+			"  oc sts upgrade-check --to quay.io/openshift-release-dev/ocp-release:4.16.0-x86_64"),
+		newNotBuiltCmd(streams, "destroy", "Delete the AWS resources prepare created for a name",
+			"  oc sts destroy --name mycluster"),
+		NewVersionCmd(streams),
+	)
+	return cmd
+}

@@ -1,0 +1,32 @@
+package plan
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// Partition is an AWS partition: the ARN prefix and the DNS suffix of its endpoints.
+type Partition struct {
+	ID        string `json:"id"`
+	DNSSuffix string `json:"dnsSuffix"`
+}
+
+var regionRE = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]+$`)
+
+// PartitionFor returns the partition of region; the prefixes are those of
+// the AWS SDK's partition table for the partitions OpenShift installs into.
+func PartitionFor(region string) (Partition, error) {
+	if !regionRE.MatchString(region) {
+		return Partition{}, fmt.Errorf("region %q is not an AWS region name (like us-east-1)", region)
+	}
+	switch {
+	case strings.HasPrefix(region, "cn-"):
+		return Partition{ID: "aws-cn", DNSSuffix: "amazonaws.com.cn"}, nil
+	case strings.HasPrefix(region, "us-gov-"):
+		return Partition{ID: "aws-us-gov", DNSSuffix: "amazonaws.com"}, nil
+	case strings.HasPrefix(region, "us-iso"), strings.HasPrefix(region, "eu-iso"):
+		return Partition{}, fmt.Errorf("region %q is in an isolated partition, which oc sts does not support", region)
+	}
+	return Partition{ID: "aws", DNSSuffix: "amazonaws.com"}, nil
+}

@@ -1,0 +1,59 @@
+// Package statedir holds what oc sts keeps for itself and the installer
+// must not consume: the signer key pair, the plan and its aws CLI rendering.
+package statedir
+
+import (
+	"encoding/json"
+	"io/fs"
+	"maps"
+	"path/filepath"
+	"slices"
+
+	"github.com/oc-sts/oc-sts/pkg/atomicfs"
+	"github.com/oc-sts/oc-sts/pkg/oidckeys"
+	"github.com/oc-sts/oc-sts/pkg/plan"
+)
+
+// Files in a state dir.
+const (
+	DirName       = ".oc-sts" // inside the install dir, by default
+	SignerKeyFile = "signer.key"
+	SignerPubFile = "signer.pub"
+	PlanFile      = "plan.json"
+	AWSDir        = "aws"
+)
+
+// Default is the state dir of an install dir.
+func Default(installDir string) string { return filepath.Join(installDir, DirName) }
+
+// SignerKeyPath is where the signer's private key is kept.
+func SignerKeyPath(dir string) string { return filepath.Join(dir, SignerKeyFile) }
+
+// Files are the state dir's files for p.
+func Files(dir string, p *plan.Plan, signer *oidckeys.Signer) ([]atomicfs.File, error) {
+	planJSON, err := MarshalPlan(p)
+	if err != nil {
+		return nil, err
+	}
+	files := []atomicfs.File{
+		{Path: SignerKeyPath(dir), Data: signer.PrivatePEM, Mode: 0o600},
+		{Path: filepath.Join(dir, SignerPubFile), Data: signer.PublicPEM(), Mode: 0o644},
+		{Path: filepath.Join(dir, PlanFile), Data: planJSON, Mode: 0o644},
+	}
+	script := plan.AWSCLIScript(p)
+	for _, rel := range slices.Sorted(maps.Keys(script)) {
+		data := script[rel]
+		mode := fs.FileMode(0o644)
+		if rel == plan.ScriptName {
+			mode = 0o755
+		}
+		files = append(files, atomicfs.File{Path: filepath.Join(dir, AWSDir, rel), Data: data, Mode: mode})
+	}
+	return files, nil
+}
+
+// MarshalPlan is the stable, indented JSON form of a plan.
+func MarshalPlan(p *plan.Plan) ([]byte, error) {
+	b, err := json.MarshalIndent(p, "", "  ")
+	return append(b, '\n'), err
+}

@@ -1,0 +1,70 @@
+// Package stsmanifests renders the cluster manifests of a manual-STS
+// install: one credentials Secret per role and the Authentication config.
+package stsmanifests
+
+import (
+	"bytes"
+	"fmt"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/oc-sts/oc-sts/pkg/plan"
+)
+
+// AuthenticationFile is the only name under which the installer applies the
+// Authentication manifest; any other name is silently ignored.
+const AuthenticationFile = "cluster-authentication-02-config.yaml"
+
+// TokenFile is where OpenShift mounts the projected service-account token.
+const TokenFile = "/var/run/secrets/openshift/serviceaccount/token"
+
+// SecretFile is the manifest file name of a role's credentials Secret.
+func SecretFile(r plan.Role) string {
+	return fmt.Sprintf("%s-%s-credentials.yaml", r.CredentialsRequest.SecretNamespace, r.CredentialsRequest.SecretName)
+}
+
+type meta struct {
+	Name      string `yaml:"name"`
+	Namespace string `yaml:"namespace,omitempty"`
+}
+
+// Credentials is the AWS shared-config content of a role's Secret.
+func Credentials(roleARN string) string {
+	return fmt.Sprintf("[default]\nsts_regional_endpoints = regional\nrole_arn = %s\nweb_identity_token_file = %s", roleARN, TokenFile)
+}
+
+// Secret renders the credentials Secret a CredentialsRequest's component reads.
+func Secret(r plan.Role) []byte {
+	return render(struct {
+		APIVersion string            `yaml:"apiVersion"`
+		Kind       string            `yaml:"kind"`
+		Metadata   meta              `yaml:"metadata"`
+		Type       string            `yaml:"type"`
+		StringData map[string]string `yaml:"stringData"`
+	}{"v1", "Secret", meta{r.CredentialsRequest.SecretName, r.CredentialsRequest.SecretNamespace}, "Opaque",
+		map[string]string{"credentials": Credentials(r.ARN)}})
+}
+
+type authSpec struct {
+	ServiceAccountIssuer string `yaml:"serviceAccountIssuer"`
+}
+
+// Authentication renders the cluster Authentication config with the issuer.
+func Authentication(issuerURL string) []byte {
+	return render(struct {
+		APIVersion string   `yaml:"apiVersion"`
+		Kind       string   `yaml:"kind"`
+		Metadata   meta     `yaml:"metadata"`
+		Spec       authSpec `yaml:"spec"`
+	}{"config.openshift.io/v1", "Authentication", meta{Name: "cluster"}, authSpec{issuerURL}})
+}
+
+func render(v any) []byte {
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2)
+	if err := enc.Encode(v); err != nil {
+		panic(err) // plain structs of strings
+	}
+	return b.Bytes()
+}
