@@ -19,6 +19,9 @@ type File struct {
 	Mode fs.FileMode
 }
 
+// rename is os.Rename; tests replace it to fail part way.
+var rename = os.Rename
+
 type original struct {
 	data   []byte
 	mode   fs.FileMode
@@ -66,7 +69,7 @@ func Write(files []File) (changed []string, err error) {
 		staged[f.Path] = tmp
 	}
 	for i, f := range todo {
-		if err := os.Rename(staged[f.Path], f.Path); err != nil {
+		if err := rename(staged[f.Path], f.Path); err != nil {
 			return nil, errors.Join(fmt.Errorf("writing %s: %w", f.Path, err), rollback(todo[:i], originals))
 		}
 		delete(staged, f.Path)

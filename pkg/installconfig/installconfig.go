@@ -139,9 +139,9 @@ func readInclusion(c *Config, fe func(*yaml.Node, string, string, ...any) error)
 		c.Inclusion.Capabilities = spec
 	}
 	if _, err := credreq.NewInclusion(c.Inclusion); err != nil {
-		n, _ := lookup(c.root, "featureSet")
+		_, n := lookup(c.root, "featureSet")
 		if strings.HasPrefix(err.Error(), "capabilities") {
-			n, _ = lookup(c.root, "capabilities")
+			_, n = lookup(c.root, "capabilities")
 		}
 		return &FieldError{File: c.File, Line: lineOf(n), Field: "featureSet/featureGates/capabilities", Msg: err.Error()}
 	}

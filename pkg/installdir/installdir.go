@@ -80,10 +80,11 @@ func openConsumed(dir string) (*Dir, error) {
 		return nil, fmt.Errorf("%s holds no install-config: run `openshift-install create install-config --dir %s` again", statePath, dir)
 	}
 	cfg, err := installconfig.Parse(statePath+" (install-config)", asset.Config)
-	if err != nil {
+	var fe *installconfig.FieldError
+	if err != nil && !(errors.As(err, &fe) && fe.Field == "credentialsMode") {
 		return nil, err
 	}
-	if cfg.CredentialsMode != installconfig.ManualMode {
+	if err != nil || cfg.CredentialsMode != installconfig.ManualMode {
 		return nil, fmt.Errorf("%s: manifests were created without credentialsMode: Manual, so they hold the root credentials; create install-config.yaml again, run oc sts prepare, then `openshift-install create manifests`", dir)
 	}
 	return &Dir{Path: dir, Config: cfg, Consumed: true}, nil

@@ -1,0 +1,48 @@
+# oc sts — build, demo and test. `make demo` and `make test` are the two
+# set-up commands of the README; neither needs an AWS account.
+SHELL := /bin/bash
+GO ?= go
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo devel)
+LDFLAGS := -X github.com/oc-sts/oc-sts/pkg/cli.Version=$(VERSION)
+DEMO_DIR ?= $(CURDIR)/bin/demo
+FUZZTIME ?= 20s
+PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
+
+.PHONY: build demo test vet fuzz dist clean
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/oc-sts ./cmd/oc-sts
+
+# Offline prepare on the bundled example install dir with the 4.16
+# CredentialsRequests: no AWS account, no network.
+demo: build
+	rm -rf $(DEMO_DIR) && mkdir -p $(DEMO_DIR) && cp -r examples/install-dir/. $(DEMO_DIR)/
+	bin/oc-sts prepare --dir $(DEMO_DIR) --offline --account-id 123456789012 \
+	  --credentials-requests-dir test/testdata/credentialsrequests/4.16 -v
+	@echo; echo "Look at $(DEMO_DIR): install-config.yaml, manifests/, tls/, .oc-sts/aws/apply.sh"
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l cmd pkg test)" || { echo "gofmt needed:"; gofmt -l cmd pkg test; exit 1; }
+
+# The whole suite: unit tests (with the fuzz seeds), end-to-end tests of the binary.
+test: vet
+	$(GO) test -count=1 ./...
+
+# Run each fuzz target for FUZZTIME.
+fuzz:
+	$(GO) test ./pkg/credreq -run '^$$' -fuzz FuzzSelect -fuzztime $(FUZZTIME)
+	$(GO) test ./pkg/installconfig -run '^$$' -fuzz FuzzSetManual -fuzztime $(FUZZTIME)
+
+# Release archives and a krew manifest with their checksums, in bin/dist.
+dist:
+	rm -rf bin/dist && mkdir -p bin/dist
+	set -e; for p in $(PLATFORMS); do os=$${p%/*}; arch=$${p#*/}; d=bin/dist/oc-sts_$${os}_$${arch}; \
+	  mkdir -p $$d && GOOS=$$os GOARCH=$$arch CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $$d/oc-sts ./cmd/oc-sts; \
+	  cp LICENSE $$d/ 2>/dev/null || true; tar -C $$d -czf $$d.tar.gz .; rm -rf $$d; done
+	cp plugin/sts.yaml bin/dist/sts.yaml
+	set -e; for f in bin/dist/*.tar.gz; do n=$$(basename $$f .tar.gz); \
+	  sed -i "s|sha256: SHA256_$${n#oc-sts_}|sha256: $$(sha256sum $$f | cut -d' ' -f1)|" bin/dist/sts.yaml; done
+
+clean:
+	rm -rf bin

@@ -1,0 +1,227 @@
+package e2e
+
+import (
+	"bytes"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/oc-sts/oc-sts/pkg/credreq"
+	"github.com/oc-sts/oc-sts/pkg/oidckeys"
+	"github.com/oc-sts/oc-sts/pkg/plan"
+)
+
+func offlineArgs(dir, crDir string, extra ...string) []string {
+	return append([]string{"prepare", "--dir", dir, "--credentials-requests-dir", crDir, "--offline", "--account-id", "123456789012"}, extra...)
+}
+
+// includedRequests reads what the fixture holds, through the library path.
+func includedRequests(t *testing.T, crDir string, settings credreq.ClusterSettings) map[string]credreq.Request {
+	t.Helper()
+	files, err := credreq.ReadDir(crDir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, _ := credreq.NewInclusion(settings)
+	sel, err := credreq.Select(files, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]credreq.Request{}
+	for _, r := range sel.Requests {
+		out[r.Name()] = r
+	}
+	return out
+}
+
+type secretManifest struct {
+	Kind       string
+	Metadata   struct{ Name, Namespace string }
+	StringData map[string]string `yaml:"stringData"`
+}
+
+func TestOfflinePrepareEachRelease(t *testing.T) {
+	for _, release := range []string{"4.12", "4.14", "4.16"} {
+		t.Run(release, func(t *testing.T) {
+			dir := exampleDir(t, nil)
+			crDir := testdata("credentialsrequests", release)
+			original, _ := os.ReadFile(filepath.Join(dir, "install-config.yaml"))
+
+			res := run(t, true, offlineArgs(dir, crDir, "-o", "json")...)
+			if res.code != 0 {
+				t.Fatalf("exit %d: %s", res.code, res.stderr)
+			}
+			var p plan.Plan
+			if err := json.Unmarshal([]byte(res.stdout), &p); err != nil {
+				t.Fatalf("stdout is not the plan: %v\n%s", err, res.stdout)
+			}
+			want := includedRequests(t, crDir, credreq.ClusterSettings{})
+			if len(p.Roles) != len(want) {
+				t.Fatalf("%d roles, %d included requests", len(p.Roles), len(want))
+			}
+
+			// One Secret per role, in the right namespace, naming the role.
+			for _, r := range p.Roles {
+				req := want[r.CredentialsRequest.Name]
+				ref := req.CR.Spec.SecretRef
+				path := filepath.Join(dir, "manifests", ref.Namespace+"-"+ref.Name+"-credentials.yaml")
+				data, err := os.ReadFile(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var s secretManifest
+				if err := yaml.Unmarshal(data, &s); err != nil {
+					t.Fatal(err)
+				}
+				creds := s.StringData["credentials"]
+				if s.Kind != "Secret" || s.Metadata.Name != ref.Name || s.Metadata.Namespace != ref.Namespace ||
+					!strings.Contains(creds, "role_arn = "+r.ARN+"\n") || !strings.Contains(creds, "sts_regional_endpoints = regional") ||
+					!strings.Contains(creds, "web_identity_token_file = /var/run/secrets/openshift/serviceaccount/token") {
+					t.Errorf("%s:\n%s", path, data)
+				}
+				if st, _ := os.Stat(path); st.Mode().Perm() != 0o600 {
+					t.Errorf("%s mode %v", path, st.Mode())
+				}
+			}
+
+			// The Authentication manifest, under its one valid name, carries the plan's issuer.
+			var auth struct {
+				Kind     string
+				Metadata struct{ Name string }
+				Spec     struct {
+					ServiceAccountIssuer string `yaml:"serviceAccountIssuer"`
+				}
+			}
+			data, err := os.ReadFile(filepath.Join(dir, "manifests", "cluster-authentication-02-config.yaml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			yaml.Unmarshal(data, &auth)
+			if auth.Kind != "Authentication" || auth.Metadata.Name != "cluster" || auth.Spec.ServiceAccountIssuer != p.Issuer.URL || strings.HasSuffix(p.Issuer.URL, "/") {
+				t.Errorf("authentication manifest:\n%s", data)
+			}
+
+			// The signer key: RSA 4096, 0600, the one the published JWKS holds.
+			keyPath := filepath.Join(dir, "tls", "bound-service-account-signing-key.key")
+			keyPEM, _ := os.ReadFile(keyPath)
+			key, err := oidckeys.ParsePrivateKey(keyPEM)
+			if err != nil || key.N.BitLen() != 4096 {
+				t.Fatalf("signer key: %v", err)
+			}
+			if st, _ := os.Stat(keyPath); st.Mode().Perm() != 0o600 {
+				t.Errorf("key mode %v", st.Mode())
+			}
+			kid, _ := oidckeys.KeyID(&key.PublicKey)
+			for _, o := range p.Bucket.Objects {
+				if o.Key == "keys.json" && !strings.Contains(string(o.Body), kid) {
+					t.Errorf("published JWKS lacks kid %s", kid)
+				}
+				if strings.Contains(string(o.Body), "PRIVATE") || strings.Contains(string(o.Body), `"d":`) {
+					t.Error("private key material in a published object")
+				}
+			}
+			pub, _ := os.ReadFile(filepath.Join(dir, ".oc-sts", "signer.pub"))
+			block, _ := pem.Decode(pub)
+			if k, err := x509.ParsePKIXPublicKey(block.Bytes); err != nil || !key.PublicKey.Equal(k) {
+				t.Error("signer.pub is not the signer's public key")
+			}
+
+			// credentialsMode: Manual, every comment and field kept.
+			edited, _ := os.ReadFile(filepath.Join(dir, "install-config.yaml"))
+			if strings.Replace(string(edited), "credentialsMode: Manual\n", "", 1) != string(original) {
+				t.Errorf("install-config.yaml changed beyond credentialsMode:\n%s", edited)
+			}
+
+			// A second run changes nothing, byte for byte.
+			before := snapshot(t, dir)
+			again := run(t, true, offlineArgs(dir, crDir, "-o", "json")...)
+			if again.code != 0 || again.stdout != res.stdout {
+				t.Fatalf("second run: exit %d, same plan %v: %s", again.code, again.stdout == res.stdout, again.stderr)
+			}
+			sameTree(t, before, snapshot(t, dir))
+		})
+	}
+}
+
+// The state dir holds the plan and an aws CLI script whose documents are the plan's.
+func TestStateDirScript(t *testing.T) {
+	dir := exampleDir(t, nil)
+	state := filepath.Join(t.TempDir(), "state")
+	res := run(t, true, offlineArgs(dir, testdata("credentialsrequests", "4.16"), "--state-dir", state, "--tag", "team=platform")...)
+	if res.code != 0 {
+		t.Fatalf("exit %d: %s", res.code, res.stderr)
+	}
+	if !strings.Contains(res.stdout, "openshift-install create cluster --dir "+dir) || !strings.Contains(res.stdout, "apply.sh") {
+		t.Errorf("summary lacks the next steps:\n%s", res.stdout)
+	}
+	var p plan.Plan
+	data, _ := os.ReadFile(filepath.Join(state, "plan.json"))
+	if err := json.Unmarshal(data, &p); err != nil {
+		t.Fatal(err)
+	}
+	script, _ := os.ReadFile(filepath.Join(state, "aws", "apply.sh"))
+	if st, _ := os.Stat(filepath.Join(state, "aws", "apply.sh")); st.Mode().Perm()&0o100 == 0 {
+		t.Error("apply.sh is not executable")
+	}
+	if out, err := runBashSyntaxCheck(filepath.Join(state, "aws", "apply.sh")); err != nil {
+		t.Errorf("apply.sh: %v\n%s", err, out)
+	}
+	for _, r := range p.Roles {
+		trust, err := os.ReadFile(filepath.Join(state, "aws", "roles", r.Name+"-trust.json"))
+		var want bytes.Buffer
+		json.Compact(&want, r.TrustPolicy)
+		if err != nil || string(trust) != want.String() || !strings.Contains(string(script), "--role-name "+r.Name+" ") {
+			t.Errorf("role %s missing from the script or its files", r.Name)
+		}
+		if !strings.Contains(string(script), "Key=team,Value=platform") {
+			t.Error("user tag missing from the script")
+		}
+	}
+	if st, _ := os.Stat(filepath.Join(state, "signer.key")); st.Mode().Perm() != 0o600 {
+		t.Errorf("state signer.key mode %v", st.Mode())
+	}
+}
+
+func TestFeatureSetFromInstallConfig(t *testing.T) {
+	ic, _ := os.ReadFile(filepath.Join(repoRoot(), "examples", "install-dir", "install-config.yaml"))
+	dir := exampleDir(t, append(ic, []byte("featureSet: TechPreviewNoUpgrade\n")...))
+	res := run(t, true, offlineArgs(dir, testdata("credentialsrequests", "4.16"), "-o", "json", "-v")...)
+	if res.code != 0 {
+		t.Fatalf("exit %d: %s", res.code, res.stderr)
+	}
+	if !strings.Contains(res.stdout, `"name": "openshift-cluster-api-aws"`) {
+		t.Error("TechPreviewNoUpgrade did not include the cluster-api request")
+	}
+	plain := run(t, true, offlineArgs(exampleDir(t, nil), testdata("credentialsrequests", "4.16"), "-o", "json", "-v")...)
+	if strings.Contains(plain.stdout, `"name": "openshift-cluster-api-aws"`) {
+		t.Error("the default feature set included a TechPreviewNoUpgrade request")
+	}
+	if !strings.Contains(plain.stderr, "openshift-cluster-api-aws") || !strings.Contains(plain.stderr, "release.openshift.io/feature-set=TechPreviewNoUpgrade") {
+		t.Errorf("-v does not say why the request was left out:\n%s", plain.stderr)
+	}
+}
+
+// After `openshift-install create manifests` the install-config lives in
+// the installer's state file; prepare adds the manifests without it.
+func TestConsumedInstallDir(t *testing.T) {
+	for _, mode := range []string{"Manual", "Mint"} {
+		dir := t.TempDir()
+		state := `{"*installconfig.InstallConfig":{"config":{"apiVersion":"v1","metadata":{"name":"demo"},"credentialsMode":"` + mode + `","platform":{"aws":{"region":"us-east-1"}}}}}`
+		os.WriteFile(filepath.Join(dir, ".openshift_install_state.json"), []byte(state), 0o600)
+		os.Mkdir(filepath.Join(dir, "manifests"), 0o755)
+		res := run(t, true, offlineArgs(dir, testdata("credentialsrequests", "4.16"))...)
+		_, icErr := os.Stat(filepath.Join(dir, "install-config.yaml"))
+		switch {
+		case mode == "Manual" && (res.code != 0 || !os.IsNotExist(icErr)):
+			t.Errorf("Manual: exit %d (%s), install-config.yaml written: %v", res.code, res.stderr, icErr == nil)
+		case mode == "Mint" && (res.code == 0 || !strings.Contains(res.stderr, "without credentialsMode: Manual")):
+			t.Errorf("Mint: exit %d: %s", res.code, res.stderr)
+		}
+	}
+}
