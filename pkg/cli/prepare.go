@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 	"github.com/oc-sts/oc-sts/pkg/installdir"
 	"github.com/oc-sts/oc-sts/pkg/oidckeys"
 	"github.com/oc-sts/oc-sts/pkg/plan"
+	"github.com/oc-sts/oc-sts/pkg/releaseimage"
 	"github.com/oc-sts/oc-sts/pkg/statedir"
 )
 
@@ -34,6 +36,8 @@ type PrepareOptions struct {
 	StateDir               string
 	CredentialsRequestsDir string
 	ReleaseImage           string
+	RegistryConfig         string
+	Insecure               bool
 	Offline                bool
 	AccountID              string
 	Name                   string
@@ -75,15 +79,17 @@ An existing signer key is always reused. Every write is atomic.`,
 			if err := o.Validate(); err != nil {
 				return err
 			}
-			return o.Run()
+			return o.Run(cmd.Context())
 		},
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.Dir, "dir", o.Dir, "The openshift-install directory (with install-config.yaml).")
 	f.StringVar(&o.StateDir, "state-dir", "", "Where oc sts keeps the signer key pair, plan.json and the aws CLI script (default <dir>/"+statedir.DirName+").")
 	f.StringVar(&o.CredentialsRequestsDir, "credentials-requests-dir", "", "A directory of release manifests holding CredentialsRequests (oc adm release extract --credentials-requests).")
-	f.StringVar(&o.ReleaseImage, "release-image", "", "Read the CredentialsRequests from this release image.")
-	f.BoolVar(&o.Offline, "offline", false, "Make no network call: write the plan and an aws CLI script instead of creating AWS resources.")
+	f.StringVar(&o.ReleaseImage, "release-image", "", "Read the CredentialsRequests from this release image (default: $"+releaseimage.OverrideEnv+", `openshift-install version`, then the installer's state file).")
+	f.StringVarP(&o.RegistryConfig, "registry-config", "a", "", "Pull secret file for the release image, tried before $REGISTRY_AUTH_FILE, the install-config pullSecret and the docker/podman defaults.")
+	f.BoolVar(&o.Insecure, "insecure", false, "Allow a plain-HTTP or unverified-TLS registry for the release image.")
+	f.BoolVar(&o.Offline, "offline", false, "Make no AWS call: write the plan and an aws CLI script instead of creating AWS resources (a --release-image is still pulled).")
 	f.StringVar(&o.AccountID, "account-id", "", "The 12-digit AWS account ID (required with --offline).")
 	f.StringVar(&o.Name, "name", "", "Prefix of every AWS resource name (default: metadata.name of install-config.yaml).")
 	f.StringVar(&o.Region, "region", "", "AWS region (default: platform.aws.region of install-config.yaml).")
@@ -129,10 +135,6 @@ func (o *PrepareOptions) Validate() error {
 	switch {
 	case o.ReleaseImage != "" && o.CredentialsRequestsDir != "":
 		return errors.New("give either --release-image or --credentials-requests-dir, not both")
-	case o.ReleaseImage != "":
-		return errNotBuilt("--release-image (reading CredentialsRequests from a release image)")
-	case o.CredentialsRequestsDir == "":
-		return errors.New("--credentials-requests-dir is required: extract the CredentialsRequests with `oc adm release extract --credentials-requests --included --install-config <dir>/install-config.yaml --to <dir>`")
 	case !o.Offline:
 		return errNotBuilt("creating AWS resources (use --offline to render the plan and an aws CLI script)")
 	case o.PrivateBucket:
@@ -144,12 +146,14 @@ func (o *PrepareOptions) Validate() error {
 }
 
 // Run computes the plan and writes the install dir and state dir atomically.
-func (o *PrepareOptions) Run() error {
-	files, err := credreq.ReadDir(o.CredentialsRequestsDir)
+func (o *PrepareOptions) Run(ctx context.Context) error {
+	files, major, err := o.credentialsRequests(ctx)
 	if err != nil {
 		return err
 	}
-	inclusion, err := credreq.NewInclusion(o.installDir.Config.Inclusion)
+	settings := o.installDir.Config.Inclusion
+	settings.MajorVersion = major
+	inclusion, err := credreq.NewInclusion(settings)
 	if err != nil {
 		return err
 	}

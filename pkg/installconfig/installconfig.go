@@ -30,9 +30,18 @@ type Config struct {
 	Region          string
 	CredentialsMode string
 	PullSecret      string // never logged
+	Architecture    string // controlPlane.architecture, GOARCH style
+	Mirrors         []Mirror
 	Inclusion       credreq.ClusterSettings
 
 	root *yaml.Node
+}
+
+// Mirror is an imageDigestSources or imageContentSources entry.
+type Mirror struct {
+	Source       string   `yaml:"source"`
+	Mirrors      []string `yaml:"mirrors"`
+	SourcePolicy string   `yaml:"sourcePolicy"`
 }
 
 // FieldError points at a field of the file.
@@ -107,6 +116,18 @@ func Parse(file string, data []byte) (*Config, error) {
 	}
 	if ps, _ := lookup(root, "pullSecret"); ps != nil {
 		c.PullSecret = ps.Value
+	}
+	if arch, _ := lookup(root, "controlPlane", "architecture"); arch != nil {
+		c.Architecture = arch.Value
+	}
+	for _, field := range []string{"imageDigestSources", "imageContentSources"} {
+		if n, key := lookup(root, field); n != nil {
+			var ms []Mirror
+			if err := n.Decode(&ms); err != nil {
+				return nil, fe(key, field, "want a list of {source, mirrors}: %v", err)
+			}
+			c.Mirrors = append(c.Mirrors, ms...)
+		}
 	}
 	if err := readInclusion(c, fe); err != nil {
 		return nil, err

@@ -1,0 +1,72 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+
+	"github.com/oc-sts/oc-sts/pkg/credreq"
+	"github.com/oc-sts/oc-sts/pkg/installconfig"
+	"github.com/oc-sts/oc-sts/pkg/releaseimage"
+)
+
+// credentialsRequests reads the manifests from the directory or the release
+// image, and the release's major version when the image tells it.
+func (o *PrepareOptions) credentialsRequests(ctx context.Context) ([]credreq.File, uint64, error) {
+	if o.CredentialsRequestsDir != "" {
+		files, err := credreq.ReadDir(o.CredentialsRequestsDir)
+		return files, 0, err
+	}
+	found := releaseimage.Found{PullSpec: o.ReleaseImage, Source: "--release-image"}
+	if found.PullSpec == "" {
+		var err error
+		if found, err = releaseimage.Discover(ctx, o.Dir); err != nil {
+			return nil, 0, err
+		}
+	}
+	auth, err := authSources(o.RegistryConfig, o.installDir.Config)
+	if err != nil {
+		return nil, 0, err
+	}
+	fmt.Fprintf(o.ErrOut, "Reading CredentialsRequests from release image %s (from %s)\n", found.PullSpec, found.Source)
+	rel, err := releaseimage.Fetch(ctx, releaseimage.Options{
+		PullSpec: found.PullSpec, Auth: auth, Mirrors: mirrors(o.installDir.Config.Mirrors),
+		Architecture: o.installDir.Config.Architecture, Insecure: o.Insecure,
+	})
+	if err != nil {
+		return nil, 0, err
+	}
+	fmt.Fprintf(o.ErrOut, "Release %s (%s), %d manifest files with CredentialsRequests\n", rel.Version, rel.PullSpec, len(rel.Files))
+	return rel.Files, rel.MajorVersion(), nil
+}
+
+// authSources are the pull secrets in oc's order of precedence.
+func authSources(registryConfig string, cfg *installconfig.Config) ([]releaseimage.AuthSource, error) {
+	var out []releaseimage.AuthSource
+	for _, path := range []string{registryConfig, os.Getenv("REGISTRY_AUTH_FILE")} {
+		if path == "" {
+			continue
+		}
+		s, err := releaseimage.ReadAuthFile(path)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	if cfg.PullSecret != "" {
+		s, err := releaseimage.ParseAuth(cfg.File+" pullSecret", []byte(cfg.PullSecret))
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, s)
+	}
+	return out, nil
+}
+
+func mirrors(in []installconfig.Mirror) []releaseimage.Mirror {
+	var out []releaseimage.Mirror
+	for _, m := range in {
+		out = append(out, releaseimage.Mirror{Source: m.Source, Mirrors: m.Mirrors, NeverContactSource: m.SourcePolicy == "NeverContactSource"})
+	}
+	return out
+}

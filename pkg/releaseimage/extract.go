@@ -1,0 +1,217 @@
+// Package releaseimage reads the CredentialsRequests of an OpenShift release
+// image straight from its registry: only the release-manifests/ files that
+// hold CredentialsRequests, plus release-metadata, are kept in memory, and
+// nothing is written to disk.
+package releaseimage
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"path"
+	"strconv"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+
+	"github.com/oc-sts/oc-sts/pkg/credreq"
+)
+
+const manifestsDir = "release-manifests/"
+
+// Options say what to pull and how.
+type Options struct {
+	PullSpec     string
+	Auth         []AuthSource // tried in order, before the docker/podman defaults
+	Mirrors      []Mirror
+	Architecture string // GOARCH name; default amd64
+	Insecure     bool   // plain HTTP and unverified TLS
+	Transport    http.RoundTripper
+}
+
+// Release is what a release image says about its CredentialsRequests.
+type Release struct {
+	PullSpec string // the reference actually pulled (a mirror, maybe)
+	Digest   string // of the image manifest read
+	Version  string // from release-metadata
+	Files    []credreq.File
+}
+
+// MajorVersion is the major of Version, or 0 when unknown.
+func (r *Release) MajorVersion() uint64 {
+	major, _, _ := strings.Cut(r.Version, ".")
+	v, _ := strconv.ParseUint(major, 10, 64)
+	return v
+}
+
+// Fetch pulls the release image's CredentialsRequests, trying mirrors first.
+func Fetch(ctx context.Context, o Options) (*Release, error) {
+	var nameOpts []name.Option
+	if o.Insecure {
+		nameOpts = append(nameOpts, name.Insecure)
+	}
+	ref, err := name.ParseReference(o.PullSpec, nameOpts...)
+	if err != nil {
+		return nil, fmt.Errorf("release image %q is not a valid pull spec: %v", o.PullSpec, err)
+	}
+	kc := newKeychain(o.Auth)
+	var errs []error
+	for _, c := range candidates(ref, o.Mirrors, nameOpts...) {
+		rel, err := fetchOne(ctx, c, kc, o)
+		if err == nil {
+			return rel, nil
+		}
+		if !isRetryableElsewhere(err) {
+			return nil, err
+		}
+		errs = append(errs, err)
+	}
+	return nil, errors.Join(errs...)
+}
+
+func fetchOne(ctx context.Context, ref name.Reference, kc *keychain, o Options) (*Release, error) {
+	opts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(kc)}
+	if o.Transport != nil {
+		opts = append(opts, remote.WithTransport(o.Transport))
+	}
+	arch := o.Architecture
+	if arch == "" {
+		arch = "amd64"
+	}
+	desc, err := remote.Get(ref, opts...)
+	if err != nil {
+		return nil, classify(ref, err, kc)
+	}
+	var img v1.Image
+	if desc.MediaType.IsIndex() {
+		img, err = pickPlatform(desc, arch)
+	} else {
+		img, err = desc.Image()
+	}
+	if err != nil {
+		return nil, classify(ref, err, kc)
+	}
+	digest, err := img.Digest()
+	if err != nil {
+		return nil, classify(ref, err, kc)
+	}
+	rel := &Release{PullSpec: ref.String(), Digest: digest.String()}
+	if err := readManifests(img, rel); err != nil {
+		return nil, classify(ref, err, kc)
+	}
+	return rel, nil
+}
+
+func pickPlatform(desc *remote.Descriptor, arch string) (v1.Image, error) {
+	idx, err := desc.ImageIndex()
+	if err != nil {
+		return nil, err
+	}
+	im, err := idx.IndexManifest()
+	if err != nil {
+		return nil, err
+	}
+	var have []string
+	for _, m := range im.Manifests {
+		if m.Platform == nil {
+			continue
+		}
+		have = append(have, m.Platform.OS+"/"+m.Platform.Architecture)
+		if m.Platform.OS == "linux" && m.Platform.Architecture == arch {
+			return idx.Image(m.Digest)
+		}
+	}
+	return nil, &userError{fmt.Sprintf("has no linux/%s image (it has: %s): set controlPlane.architecture in install-config.yaml or use the release image of your architecture", arch, strings.Join(have, ", "))}
+}
+
+// readManifests streams every layer, in order, and keeps the
+// release-manifests/ files that hold CredentialsRequests. Later layers
+// override earlier ones and whiteouts delete, as when the image is run.
+func readManifests(img v1.Image, rel *Release) error {
+	layers, err := img.Layers()
+	if err != nil {
+		return err
+	}
+	files := map[string][]byte{}
+	seen := false
+	for _, l := range layers {
+		rc, err := l.Uncompressed()
+		if err != nil {
+			return err
+		}
+		s, err := scanLayer(rc, files)
+		seen = seen || s
+		// Read to the end so the layer's digest is verified.
+		_, drainErr := io.Copy(io.Discard, rc)
+		if err = errors.Join(err, drainErr, rc.Close()); err != nil {
+			return err
+		}
+	}
+	if !seen {
+		return &userError{"is not an OpenShift release image: it has no " + manifestsDir + " directory"}
+	}
+	if meta, ok := files["release-metadata"]; ok {
+		var m struct {
+			Version string `json:"version"`
+		}
+		if json.Unmarshal(meta, &m) == nil {
+			rel.Version = m.Version
+		}
+		delete(files, "release-metadata")
+	}
+	for _, n := range sortedKeys(files) {
+		rel.Files = append(rel.Files, credreq.File{Name: n, Data: files[n]})
+	}
+	return nil
+}
+
+func scanLayer(r io.Reader, files map[string][]byte) (seen bool, err error) {
+	tr := tar.NewReader(r)
+	for {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return seen, nil
+		}
+		if err != nil {
+			return seen, err
+		}
+		p := strings.TrimPrefix(path.Clean("/"+hdr.Name), "/")
+		if p+"/" == manifestsDir {
+			seen = true
+			continue
+		}
+		dir, base := path.Split(p)
+		if dir != manifestsDir {
+			continue
+		}
+		seen = true
+		switch {
+		case base == ".wh..wh..opq":
+			clear(files)
+			continue
+		case strings.HasPrefix(base, ".wh."):
+			delete(files, strings.TrimPrefix(base, ".wh."))
+			continue
+		case hdr.Typeflag != tar.TypeReg:
+			continue
+		}
+		delete(files, base) // overridden, whatever the new content holds
+		if base != "release-metadata" && !credreq.IsManifestName(base) {
+			continue
+		}
+		data, err := io.ReadAll(tr)
+		if err != nil {
+			return seen, err
+		}
+		if base == "release-metadata" || bytes.Contains(data, []byte("CredentialsRequest")) {
+			files[base] = data
+		}
+	}
+}

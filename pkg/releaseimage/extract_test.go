@@ -1,0 +1,181 @@
+package releaseimage
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"testing"
+
+	ggcrv1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+
+	"github.com/oc-sts/oc-sts/pkg/credreq"
+	"github.com/oc-sts/oc-sts/test/registry"
+)
+
+func fixture(release string) string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", "test", "testdata", "credentialsrequests", release)
+}
+
+func names(t *testing.T, files []credreq.File) []string {
+	t.Helper()
+	in, _ := credreq.NewInclusion(credreq.ClusterSettings{FeatureSet: "TechPreviewNoUpgrade"})
+	sel, err := credreq.Select(files, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, r := range sel.Requests {
+		out = append(out, r.Name()+"@"+r.File)
+	}
+	sort.Strings(out)
+	return out
+}
+
+func fetch(t *testing.T, o Options) (*Release, error) {
+	t.Helper()
+	return Fetch(context.Background(), o)
+}
+
+// The image gives the same CredentialsRequests as the directory it was built from.
+func TestSameRequestsAsDirectory(t *testing.T) {
+	srv := registry.Start(t, "", "")
+	for _, release := range []string{"4.12", "4.14", "4.16"} {
+		byDigest := srv.Push(t, "ocp/release:"+release, registry.Release(t, fixture(release), release+".3", nil))
+		dirFiles, _ := credreq.ReadDir(fixture(release))
+		for _, spec := range []string{srv.Host + "/ocp/release:" + release, byDigest} {
+			rel, err := fetch(t, Options{PullSpec: spec})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := names(t, rel.Files), names(t, dirFiles); strings.Join(got, ",") != strings.Join(want, ",") {
+				t.Errorf("%s: image %v\ndir %v", spec, got, want)
+			}
+			if rel.Version != release+".3" || rel.MajorVersion() != 4 || !strings.HasPrefix(rel.Digest, "sha256:") {
+				t.Errorf("%s: version %q digest %q", spec, rel.Version, rel.Digest)
+			}
+			for _, f := range rel.Files {
+				if f.Name == "0000_00_namespace.yaml" || f.Name == "image-references" {
+					t.Errorf("kept %s, which holds no CredentialsRequest", f.Name)
+				}
+			}
+		}
+	}
+}
+
+func TestAuth(t *testing.T) {
+	srv := registry.Start(t, "puller", "s3cret")
+	spec := srv.Push(t, "ocp/release:4.16", registry.Release(t, fixture("4.16"), "4.16.0", nil))
+	_, err := fetch(t, Options{PullSpec: spec})
+	if err == nil || !strings.Contains(err.Error(), "registry "+srv.Host+" refused") || !strings.Contains(err.Error(), "no pull secret has an entry") {
+		t.Errorf("no credentials: %v", err)
+	}
+	wrong, _ := ParseAuth("install-config pullSecret", []byte(`{"auths":{"`+srv.Host+`":{"auth":"d3Jvbmc6d3Jvbmc="}}}`))
+	_, err = fetch(t, Options{PullSpec: spec, Auth: []AuthSource{wrong}})
+	if err == nil || !strings.Contains(err.Error(), "credentials from install-config pullSecret") {
+		t.Errorf("wrong credentials: %v", err)
+	}
+	right, _ := ParseAuth("install-config pullSecret", []byte(srv.PullSecret()))
+	other, _ := ParseAuth("registry-config", []byte(`{"auths":{"quay.io":{"auth":"eDp5"}}}`))
+	if _, err := fetch(t, Options{PullSpec: spec, Auth: []AuthSource{other, right}}); err != nil {
+		t.Errorf("pull secret: %v", err)
+	}
+}
+
+func TestMirrors(t *testing.T) {
+	srv := registry.Start(t, "", "")
+	mirrored := srv.Push(t, "mirror/ocp-release:4.16", registry.Release(t, fixture("4.16"), "4.16.0", nil))
+	digest := mirrored[strings.Index(mirrored, "@"):]
+	unreachable := "127.0.0.1:1/openshift-release-dev/ocp-release" + digest
+	mirrors := []Mirror{{Source: "127.0.0.1:1/openshift-release-dev/ocp-release", Mirrors: []string{srv.Host + "/mirror/ocp-release"}}}
+	rel, err := fetch(t, Options{PullSpec: unreachable, Mirrors: mirrors})
+	if err != nil || !strings.HasPrefix(rel.PullSpec, srv.Host+"/mirror/ocp-release@") {
+		t.Fatalf("mirror: %v (%v)", err, rel)
+	}
+	if _, err := fetch(t, Options{PullSpec: unreachable}); err == nil || !strings.Contains(err.Error(), "unreachable") {
+		t.Errorf("no mirror: %v", err)
+	}
+	mirrors[0].NeverContactSource = true
+	mirrors[0].Mirrors = []string{srv.Host + "/nothing-here"}
+	if _, err := fetch(t, Options{PullSpec: unreachable, Mirrors: mirrors}); err == nil || !strings.Contains(err.Error(), "manifest unknown") || strings.Contains(err.Error(), "127.0.0.1:1 is unreachable") {
+		t.Errorf("NeverContactSource: %v", err)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	srv := registry.Start(t, "", "")
+	if _, err := fetch(t, Options{PullSpec: srv.Host + "/ocp/release:nope"}); err == nil || !strings.Contains(err.Error(), "manifest unknown") {
+		t.Errorf("unknown tag: %v", err)
+	}
+	notRelease := srv.Push(t, "some/app:1", registry.AddLayer(t, emptyImage(t), map[string]string{"app/main": "x"}))
+	if _, err := fetch(t, Options{PullSpec: notRelease}); err == nil || !strings.Contains(err.Error(), "is not an OpenShift release image") {
+		t.Errorf("not a release: %v", err)
+	}
+	idx := srv.Push(t, "ocp/release:multi", registry.Index(t, map[string]v1Image{
+		"amd64": registry.Release(t, fixture("4.14"), "4.14.1", nil),
+		"arm64": registry.Release(t, fixture("4.16"), "4.16.1", nil),
+	}))
+	rel, err := fetch(t, Options{PullSpec: idx, Architecture: "arm64"})
+	if err != nil || rel.Version != "4.16.1" {
+		t.Errorf("arm64 from index: %v %v", err, rel)
+	}
+	if rel, err := fetch(t, Options{PullSpec: idx}); err != nil || rel.Version != "4.14.1" {
+		t.Errorf("default amd64 from index: %v", err)
+	}
+	if _, err := fetch(t, Options{PullSpec: idx, Architecture: "s390x"}); err == nil || !strings.Contains(err.Error(), "has no linux/s390x image") {
+		t.Errorf("missing arch: %v", err)
+	}
+	if _, err := fetch(t, Options{PullSpec: "Not A Ref"}); err == nil || !strings.Contains(err.Error(), "not a valid pull spec") {
+		t.Errorf("bad ref: %v", err)
+	}
+}
+
+// Later layers override earlier ones; whiteouts delete.
+func TestLayersOverrideAndWhiteout(t *testing.T) {
+	srv := registry.Start(t, "", "")
+	img := registry.Release(t, fixture("4.16"), "4.16.0", nil)
+	img = registry.AddLayer(t, img, map[string]string{
+		"release-manifests/.wh.0000_50_cluster-storage-operator_03_credentials_request_aws.yaml": "",
+		"release-manifests/0000_50_cluster-ingress-operator_00-ingress-credentials-request.yaml": "# emptied\n",
+	})
+	rel, err := fetch(t, Options{PullSpec: srv.Push(t, "ocp/release:layered", img)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := strings.Join(names(t, rel.Files), ",")
+	if strings.Contains(got, "aws-ebs-csi-driver-operator") || strings.Contains(got, "openshift-ingress@") {
+		t.Errorf("deleted or emptied requests still present: %s", got)
+	}
+	if !strings.Contains(got, "openshift-machine-api-aws") {
+		t.Errorf("lost a request: %s", got)
+	}
+}
+
+func TestDiscover(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("PATH", dir) // no openshift-install
+	t.Setenv(OverrideEnv, "")
+	if _, err := Discover(context.Background(), dir); err == nil || !strings.Contains(err.Error(), "--release-image") {
+		t.Errorf("nothing to find: %v", err)
+	}
+	os.WriteFile(filepath.Join(dir, ".openshift_install_state.json"), []byte(`{"*releaseimage.Image":{"PullSpec":"example.com/r@sha256:1"}}`), 0o600)
+	if f, err := Discover(context.Background(), dir); err != nil || f.PullSpec != "example.com/r@sha256:1" || !strings.Contains(f.Source, "state") {
+		t.Errorf("state file: %+v %v", f, err)
+	}
+	os.WriteFile(filepath.Join(dir, "openshift-install"), []byte("#!/bin/sh\necho 'openshift-install 4.16.3'\necho 'release image quay.io/x/y@sha256:2'\n"), 0o755)
+	if f, err := Discover(context.Background(), dir); err != nil || f.PullSpec != "quay.io/x/y@sha256:2" {
+		t.Errorf("openshift-install version: %+v %v", f, err)
+	}
+	t.Setenv(OverrideEnv, "quay.io/override:1")
+	if f, _ := Discover(context.Background(), dir); f.PullSpec != "quay.io/override:1" || f.Source != "$"+OverrideEnv {
+		t.Errorf("override: %+v", f)
+	}
+}
+
+type v1Image = ggcrv1.Image
+
+func emptyImage(t *testing.T) ggcrv1.Image { return empty.Image }

@@ -1,0 +1,84 @@
+package e2e
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/oc-sts/oc-sts/pkg/plan"
+	"github.com/oc-sts/oc-sts/test/registry"
+)
+
+var pullSecretLine = regexp.MustCompile(`(?m)^pullSecret: .*$`)
+
+func rolesOf(t *testing.T, stdout string) string {
+	t.Helper()
+	var p plan.Plan
+	if err := json.Unmarshal([]byte(stdout), &p); err != nil {
+		t.Fatalf("%v\n%s", err, stdout)
+	}
+	b, _ := json.Marshal(p.Roles)
+	return string(b)
+}
+
+// With the pull secret only in install-config.yaml, prepare reads the
+// release image from a registry that requires auth and gets exactly what
+// the directory-based run gets.
+func TestPrepareFromReleaseImage(t *testing.T) {
+	srv := registry.Start(t, "puller", "s3cret")
+	for _, release := range []string{"4.14", "4.16"} {
+		spec := srv.Push(t, "ocp-release:"+release, registry.Release(t, testdata("credentialsrequests", release), release+".0", nil))
+		example, _ := os.ReadFile(filepath.Join(repoRoot(), "examples", "install-dir", "install-config.yaml"))
+		ic := pullSecretLine.ReplaceAll(example, []byte("pullSecret: '"+srv.PullSecret()+"'"))
+
+		imageDir, dirDir := exampleDir(t, ic), exampleDir(t, ic)
+		fromImage := run(t, false, "prepare", "--dir", imageDir, "--release-image", spec, "--offline", "--account-id", "123456789012", "-o", "json")
+		fromDir := run(t, true, offlineArgs(dirDir, testdata("credentialsrequests", release), "-o", "json")...)
+		if fromImage.code != 0 || fromDir.code != 0 {
+			t.Fatalf("%s: image exit %d (%s), dir exit %d (%s)", release, fromImage.code, fromImage.stderr, fromDir.code, fromDir.stderr)
+		}
+		if rolesOf(t, fromImage.stdout) != rolesOf(t, fromDir.stdout) {
+			t.Errorf("%s: the image and the directory give different roles", release)
+		}
+		if !strings.Contains(fromImage.stderr, spec) || !strings.Contains(fromImage.stderr, "--release-image") || !strings.Contains(fromImage.stderr, release+".0") {
+			t.Errorf("%s: progress does not name the image, its source and version:\n%s", release, fromImage.stderr)
+		}
+		if strings.Contains(fromImage.stderr+fromImage.stdout, "s3cret") || strings.Contains(fromImage.stderr+fromImage.stdout, "cHVsbGVyOnMzY3JldA") {
+			t.Error("the pull secret was printed")
+		}
+		manifests := func(dir string) map[string]string { return snapshot(t, filepath.Join(dir, "manifests")) }
+		a, b := manifests(imageDir), manifests(dirDir)
+		delete(a, "cluster-authentication-02-config.yaml") // same issuer; compared through roles
+		delete(b, "cluster-authentication-02-config.yaml")
+		sameTree(t, b, a)
+	}
+}
+
+func TestReleaseImageErrorsLeaveDirUntouched(t *testing.T) {
+	srv := registry.Start(t, "puller", "s3cret")
+	spec := srv.Push(t, "ocp-release:4.16", registry.Release(t, testdata("credentialsrequests", "4.16"), "4.16.0", nil))
+	example, _ := os.ReadFile(filepath.Join(repoRoot(), "examples", "install-dir", "install-config.yaml"))
+	withSecret := pullSecretLine.ReplaceAll(example, []byte("pullSecret: '"+srv.PullSecret()+"'"))
+	for name, tt := range map[string]struct {
+		installConfig []byte
+		spec, want    string
+	}{
+		"unauthorized":  {nil, spec, "registry " + srv.Host + " refused"},
+		"unknown":       {withSecret, srv.Host + "/ocp-release:4.99", "manifest unknown"},
+		"unreachable":   {withSecret, "127.0.0.1:1/ocp-release:4.16", "unreachable"},
+		"bad pull spec": {withSecret, "UPPER/case:x", "not a valid pull spec"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			dir := exampleDir(t, tt.installConfig)
+			before := snapshot(t, dir)
+			res := run(t, false, "prepare", "--dir", dir, "--release-image", tt.spec, "--offline", "--account-id", "123456789012")
+			if res.code == 0 || !strings.Contains(res.stderr, tt.want) {
+				t.Errorf("exit %d: %s", res.code, res.stderr)
+			}
+			sameTree(t, before, snapshot(t, dir))
+		})
+	}
+}
