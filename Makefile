@@ -25,9 +25,12 @@ vet:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l cmd pkg test)" || { echo "gofmt needed:"; gofmt -l cmd pkg test; exit 1; }
 
-# The whole suite: unit tests (with the fuzz seeds), end-to-end tests of the binary.
+# The whole suite: unit tests (with the fuzz seeds), end-to-end tests of the
+# binary against a real local registry, then oc itself as the oracle (its
+# own module under test/oracle, so oc's older Kubernetes stays out of ours).
 test: vet
 	$(GO) test -count=1 ./...
+	cd test/oracle && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 # Run each fuzz target for FUZZTIME.
 fuzz:

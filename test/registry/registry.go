@@ -32,6 +32,13 @@ type Server struct {
 // Start runs a registry until the test ends.
 func Start(t testing.TB, user, pass string) *Server {
 	t.Helper()
+	srv := httptest.NewServer(Handler(user, pass))
+	t.Cleanup(srv.Close)
+	return &Server{Host: strings.TrimPrefix(srv.URL, "http://"), User: user, Pass: pass}
+}
+
+// Handler is a registry requiring basic auth when user is set.
+func Handler(user, pass string) http.Handler {
 	reg := ggcrregistry.New(ggcrregistry.Logger(nullLogger()))
 	h := reg
 	if user != "" {
@@ -44,9 +51,7 @@ func Start(t testing.TB, user, pass string) *Server {
 			reg.ServeHTTP(w, r)
 		})
 	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return &Server{Host: strings.TrimPrefix(srv.URL, "http://"), User: user, Pass: pass}
+	return h
 }
 
 // PullSecret is a pull secret document for this registry.
@@ -57,9 +62,18 @@ func (s *Server) PullSecret() string {
 // Push uploads img or an index under repo:tag and returns the digest pull spec.
 func (s *Server) Push(t testing.TB, repoTag string, artifact remote.Taggable) string {
 	t.Helper()
-	ref, err := name.ParseReference(s.Host+"/"+repoTag, name.Insecure)
+	spec, err := s.PushArtifact(repoTag, artifact)
 	if err != nil {
 		t.Fatal(err)
+	}
+	return spec
+}
+
+// PushArtifact is Push for programs.
+func (s *Server) PushArtifact(repoTag string, artifact remote.Taggable) (string, error) {
+	ref, err := name.ParseReference(s.Host+"/"+repoTag, name.Insecure)
+	if err != nil {
+		return "", err
 	}
 	auth := remote.WithAuth(authn.FromConfig(authn.AuthConfig{Username: s.User, Password: s.Pass}))
 	var digest v1.Hash
@@ -71,10 +85,7 @@ func (s *Server) Push(t testing.TB, repoTag string, artifact remote.Taggable) st
 		err = remote.Write(ref, a, auth)
 		digest, _ = a.Digest()
 	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ref.Context().Name() + "@" + digest.String()
+	return ref.Context().Name() + "@" + digest.String(), err
 }
 
 // Release builds a release image: a base layer of unrelated files, then a
@@ -82,12 +93,21 @@ func (s *Server) Push(t testing.TB, repoTag string, artifact remote.Taggable) st
 // release-metadata for version and an image-references, plus extra files.
 func Release(t testing.TB, manifestsDir, version string, extra map[string]string) v1.Image {
 	t.Helper()
+	img, err := BuildRelease(manifestsDir, version, extra)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return img
+}
+
+// BuildRelease is Release for programs.
+func BuildRelease(manifestsDir, version string, extra map[string]string) (v1.Image, error) {
 	base, err := crane.Layer(map[string][]byte{
 		"usr/bin/cluster-version-operator": []byte("not a real binary"),
 		"etc/os-release":                   []byte("ID=test\n"),
 	})
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	files := map[string][]byte{
 		"release-manifests/release-metadata":       []byte(fmt.Sprintf(`{"kind":"cincinnati-metadata-v0","version":%q}`, version)),
@@ -96,12 +116,15 @@ func Release(t testing.TB, manifestsDir, version string, extra map[string]string
 	}
 	entries, err := os.ReadDir(manifestsDir)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
 	for _, e := range entries {
+		if e.IsDir() {
+			continue
+		}
 		data, err := os.ReadFile(filepath.Join(manifestsDir, e.Name()))
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		files["release-manifests/"+e.Name()] = data
 	}
@@ -110,13 +133,9 @@ func Release(t testing.TB, manifestsDir, version string, extra map[string]string
 	}
 	manifests, err := crane.Layer(files)
 	if err != nil {
-		t.Fatal(err)
+		return nil, err
 	}
-	img, err := mutate.AppendLayers(empty.Image, base, manifests)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return img
+	return mutate.AppendLayers(empty.Image, base, manifests)
 }
 
 // AddLayer stacks a layer of files (whiteouts included) on img.
