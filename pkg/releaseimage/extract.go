@@ -8,6 +8,7 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -78,8 +79,13 @@ func Fetch(ctx context.Context, o Options) (*Release, error) {
 
 func fetchOne(ctx context.Context, ref name.Reference, kc *keychain, o Options) (*Release, error) {
 	opts := []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(kc)}
-	if o.Transport != nil {
+	switch {
+	case o.Transport != nil:
 		opts = append(opts, remote.WithTransport(o.Transport))
+	case o.Insecure:
+		t := remote.DefaultTransport.(*http.Transport).Clone()
+		t.TLSClientConfig = &tls.Config{InsecureSkipVerify: true} //nolint:gosec // the user asked for --insecure
+		opts = append(opts, remote.WithTransport(t))
 	}
 	arch := o.Architecture
 	if arch == "" {

@@ -2,6 +2,7 @@ package releaseimage
 
 import (
 	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -9,8 +10,13 @@ import (
 	"strings"
 	"testing"
 
+	"net/http"
+	"net/http/httptest"
+
+	"github.com/google/go-containerregistry/pkg/name"
 	ggcrv1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
 
 	"github.com/oc-sts/oc-sts/pkg/credreq"
 	"github.com/oc-sts/oc-sts/test/registry"
@@ -179,3 +185,47 @@ func TestDiscover(t *testing.T) {
 type v1Image = ggcrv1.Image
 
 func emptyImage(t *testing.T) ggcrv1.Image { return empty.Image }
+
+// A registry with a self-signed certificate needs --insecure.
+func TestInsecureTLS(t *testing.T) {
+	srv := httptest.NewTLSServer(registry.Handler("", ""))
+	defer srv.Close()
+	reg := &registry.Server{Host: strings.TrimPrefix(srv.URL, "https://")}
+	img := registry.Release(t, fixture("4.16"), "4.16.0", nil)
+	ref, _ := name.ParseReference(reg.Host + "/ocp/release:4.16")
+	if err := remote.Write(ref, img, remote.WithTransport(srv.Client().Transport)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fetch(t, Options{PullSpec: ref.String()}); err == nil {
+		t.Error("an unverified certificate was accepted without --insecure")
+	}
+	if rel, err := fetch(t, Options{PullSpec: ref.String(), Insecure: true}); err != nil || rel.Version != "4.16.0" {
+		t.Errorf("--insecure: %v", err)
+	}
+}
+
+// A layer whose content does not match its digest is refused, even when
+// the content is a valid layer (another image's).
+func TestCorruptLayerIsRefused(t *testing.T) {
+	img := registry.Release(t, fixture("4.16"), "4.16.0", nil)
+	layers, _ := img.Layers()
+	bad, _ := layers[len(layers)-1].Digest()
+	otherLayers, _ := registry.Release(t, fixture("4.14"), "4.14.0", nil).Layers()
+	rc, _ := otherLayers[len(otherLayers)-1].Compressed()
+	substitute, _ := io.ReadAll(rc)
+	h := registry.Handler("", "")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method == http.MethodGet && strings.HasSuffix(r.URL.Path, "/blobs/"+bad.String()) {
+			w.Write(substitute)
+			return
+		}
+		h.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	reg := &registry.Server{Host: strings.TrimPrefix(srv.URL, "http://")}
+	spec := reg.Push(t, "ocp/release:4.16", img)
+	_, err := fetch(t, Options{PullSpec: spec})
+	if err == nil || !(strings.Contains(err.Error(), "digest") || strings.Contains(err.Error(), "verifying")) {
+		t.Errorf("a substituted layer: got %v", err)
+	}
+}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	ggcrv1 "github.com/google/go-containerregistry/pkg/v1"
+
 	"github.com/oc-sts/oc-sts/pkg/plan"
 	"github.com/oc-sts/oc-sts/test/registry"
 )
@@ -82,3 +84,29 @@ func TestReleaseImageErrorsLeaveDirUntouched(t *testing.T) {
 		})
 	}
 }
+
+// Pull secrets from -a and $REGISTRY_AUTH_FILE; a manifest list resolves to
+// controlPlane.architecture.
+func TestRegistryConfigAndArchitecture(t *testing.T) {
+	srv := registry.Start(t, "puller", "s3cret")
+	spec := srv.Push(t, "ocp-release:multi", registry.Index(t, map[string]v1Image{
+		"amd64": registry.Release(t, testdata("credentialsrequests", "4.14"), "4.14.9", nil),
+		"arm64": registry.Release(t, testdata("credentialsrequests", "4.16"), "4.16.9", nil),
+	}))
+	secret := filepath.Join(t.TempDir(), "auth.json")
+	os.WriteFile(secret, []byte(srv.PullSecret()), 0o600)
+	args := func(dir string) []string {
+		return []string{"prepare", "--dir", dir, "--release-image", spec, "--offline", "--account-id", "123456789012"}
+	}
+	if res := run(t, false, append(args(exampleDir(t, nil)), "-a", secret)...); res.code != 0 || !strings.Contains(res.stderr, "Release 4.14.9") {
+		t.Errorf("-a, default amd64: exit %d: %s", res.code, res.stderr)
+	}
+	example, _ := os.ReadFile(filepath.Join(repoRoot(), "examples", "install-dir", "install-config.yaml"))
+	arm := strings.Replace(string(example), "controlPlane:\n", "controlPlane:\n  architecture: arm64\n", 1)
+	t.Setenv("REGISTRY_AUTH_FILE", secret)
+	if res := run(t, false, args(exampleDir(t, []byte(arm)))...); res.code != 0 || !strings.Contains(res.stderr, "Release 4.16.9") {
+		t.Errorf("REGISTRY_AUTH_FILE, arm64: exit %d: %s", res.code, res.stderr)
+	}
+}
+
+type v1Image = ggcrv1.Image
