@@ -13,8 +13,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"path"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -172,7 +174,7 @@ func readManifests(img v1.Image, rel *Release) error {
 		}
 		delete(files, "release-metadata")
 	}
-	for _, n := range sortedKeys(files) {
+	for _, n := range slices.Sorted(maps.Keys(files)) {
 		rel.Files = append(rel.Files, credreq.File{Name: n, Data: files[n]})
 	}
 	return nil
