@@ -12,11 +12,12 @@ import (
 	"path/filepath"
 )
 
-// File is one file to write.
+// File is one file to write, or to remove when Remove is set.
 type File struct {
-	Path string
-	Data []byte
-	Mode fs.FileMode
+	Path   string
+	Data   []byte
+	Mode   fs.FileMode
+	Remove bool
 }
 
 // rename is os.Rename; tests replace it to fail part way.
@@ -38,7 +39,7 @@ func Write(files []File) (changed []string, err error) {
 		if err != nil {
 			return nil, err
 		}
-		if o.exists && bytes.Equal(o.data, f.Data) && o.mode == f.Mode {
+		if f.Remove && !o.exists || !f.Remove && o.exists && bytes.Equal(o.data, f.Data) && o.mode == f.Mode {
 			continue
 		}
 		originals[f.Path] = o
@@ -57,6 +58,9 @@ func Write(files []File) (changed []string, err error) {
 		}
 	}()
 	for _, f := range todo {
+		if f.Remove {
+			continue
+		}
 		dirs, err := mkdirAll(filepath.Dir(f.Path))
 		createdDirs = append(createdDirs, dirs...)
 		if err != nil {
@@ -69,7 +73,11 @@ func Write(files []File) (changed []string, err error) {
 		staged[f.Path] = tmp
 	}
 	for i, f := range todo {
-		if err := rename(staged[f.Path], f.Path); err != nil {
+		commit := func() error { return rename(staged[f.Path], f.Path) }
+		if f.Remove {
+			commit = func() error { return os.Remove(f.Path) }
+		}
+		if err := commit(); err != nil {
 			return nil, errors.Join(fmt.Errorf("writing %s: %w", f.Path, err), rollback(todo[:i], originals))
 		}
 		delete(staged, f.Path)
@@ -120,7 +128,7 @@ func rollback(done []File, originals map[string]original) error {
 	var errs []error
 	for _, f := range done {
 		o := originals[f.Path]
-		if !o.exists {
+		if !o.exists { // created by Write: remove it
 			errs = append(errs, os.Remove(f.Path))
 			continue
 		}

@@ -94,3 +94,34 @@ func TestDirectoryInTheWay(t *testing.T) {
 		t.Error("want an error")
 	}
 }
+
+// A removal is part of the all-or-nothing set: rolled back with the rest.
+func TestRemoveIsAtomicWithTheRest(t *testing.T) {
+	dir := t.TempDir()
+	stale, kept := filepath.Join(dir, "stale.yaml"), filepath.Join(dir, "kept.yaml")
+	os.WriteFile(stale, []byte("old"), 0o600)
+	os.WriteFile(kept, []byte("v1"), 0o600)
+	before := snapshot(t, dir)
+	calls := 0
+	rename = func(from, to string) error {
+		if calls++; calls == 1 {
+			return errors.New("disk on fire")
+		}
+		return os.Rename(from, to)
+	}
+	files := []File{{Path: stale, Remove: true}, {Path: kept, Data: []byte("v2"), Mode: 0o600}}
+	if _, err := Write(files); err == nil {
+		t.Fatal("want an error")
+	}
+	rename = os.Rename
+	if after := snapshot(t, dir); after[filepath.Base(stale)] != before[filepath.Base(stale)] {
+		t.Errorf("the removed file was not restored: %v", after)
+	}
+	changed, err := Write(append(files, File{Path: filepath.Join(dir, "absent"), Remove: true}))
+	if err != nil || len(changed) != 2 {
+		t.Fatalf("%v %v", changed, err)
+	}
+	if _, err := os.Stat(stale); !os.IsNotExist(err) {
+		t.Error("stale file still there")
+	}
+}

@@ -90,6 +90,28 @@ func openConsumed(dir string) (*Dir, error) {
 	return &Dir{Path: dir, Config: cfg, Consumed: true}, nil
 }
 
+// staleSecrets are the credentials Secrets an earlier prepare wrote for
+// CredentialsRequests the plan no longer has (another feature set, say):
+// left behind, they would name roles that do not exist.
+func (d *Dir) staleSecrets(p *plan.Plan, keep []atomicfs.File) []atomicfs.File {
+	if len(p.Roles) == 0 {
+		return nil
+	}
+	kept := map[string]bool{}
+	for _, f := range keep {
+		kept[f.Path] = true
+	}
+	prefix := fmt.Sprintf("arn:%s:iam::%s:role%s%s-", p.Partition.ID, p.AccountID, p.Roles[0].Path, p.Name)
+	paths, _ := filepath.Glob(filepath.Join(d.Path, ManifestsDir, "*-credentials.yaml"))
+	var stale []atomicfs.File
+	for _, path := range paths {
+		if data, err := os.ReadFile(path); err == nil && !kept[path] && stsmanifests.IsCredentialsSecretFor(data, prefix) {
+			stale = append(stale, atomicfs.File{Path: path, Remove: true})
+		}
+	}
+	return stale
+}
+
 // SignerKeyPath is where the installer reads the service-account signer key.
 func (d *Dir) SignerKeyPath() string { return filepath.Join(d.Path, SignerKeyFile) }
 
@@ -103,6 +125,7 @@ func (d *Dir) Files(p *plan.Plan, signer *oidckeys.Signer) []atomicfs.File {
 		add(filepath.Join(ManifestsDir, stsmanifests.SecretFile(r)), stsmanifests.Secret(r), 0o600)
 	}
 	add(filepath.Join(ManifestsDir, stsmanifests.AuthenticationFile), stsmanifests.Authentication(p.Issuer.URL), 0o644)
+	files = append(files, d.staleSecrets(p, files)...)
 	add(SignerKeyFile, signer.PrivatePEM, 0o600)
 	if !d.Consumed {
 		// Last, so a crash before it leaves credentialsMode untouched.

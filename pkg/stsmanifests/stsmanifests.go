@@ -5,6 +5,7 @@ package stsmanifests
 import (
 	"bytes"
 	"fmt"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 
@@ -67,4 +68,19 @@ func render(v any) []byte {
 		panic(err) // plain structs of strings
 	}
 	return b.Bytes()
+}
+
+// IsCredentialsSecretFor reports whether data is a credentials Secret
+// manifest naming a role whose ARN starts with roleARNPrefix: one that an
+// earlier prepare wrote for the same cluster.
+func IsCredentialsSecretFor(data []byte, roleARNPrefix string) bool {
+	var s struct {
+		Kind       string            `yaml:"kind"`
+		StringData map[string]string `yaml:"stringData"`
+	}
+	if yaml.Unmarshal(data, &s) != nil || s.Kind != "Secret" {
+		return false
+	}
+	creds := s.StringData["credentials"]
+	return strings.Contains(creds, "role_arn = "+roleARNPrefix) && strings.Contains(creds, "web_identity_token_file = "+TokenFile)
 }

@@ -225,3 +225,30 @@ func TestConsumedInstallDir(t *testing.T) {
 		}
 	}
 }
+
+// Switching the feature set back removes the Secret written for a request
+// the cluster no longer includes; Secrets that are not ours stay.
+func TestStaleSecretsAreRemoved(t *testing.T) {
+	ic, _ := os.ReadFile(filepath.Join(repoRoot(), "examples", "install-dir", "install-config.yaml"))
+	dir := exampleDir(t, append(append([]byte{}, ic...), []byte("featureSet: TechPreviewNoUpgrade\n")...))
+	crs := testdata("credentialsrequests", "4.16")
+	if res := run(t, true, offlineArgs(dir, crs)...); res.code != 0 {
+		t.Fatal(res.stderr)
+	}
+	capa := filepath.Join(dir, "manifests", "openshift-cluster-api-capa-manager-bootstrap-credentials-credentials.yaml")
+	if _, err := os.Stat(capa); err != nil {
+		t.Fatalf("tech preview Secret missing: %v", err)
+	}
+	foreign := filepath.Join(dir, "manifests", "my-app-credentials.yaml")
+	os.WriteFile(foreign, []byte("apiVersion: v1\nkind: Secret\nmetadata: {name: x, namespace: y}\nstringData: {credentials: hand-made}\n"), 0o600)
+	os.WriteFile(filepath.Join(dir, "install-config.yaml"), ic, 0o640)
+	if res := run(t, true, offlineArgs(dir, crs)...); res.code != 0 {
+		t.Fatal(res.stderr)
+	}
+	if _, err := os.Stat(capa); !os.IsNotExist(err) {
+		t.Error("the Secret of a request no longer included is still there")
+	}
+	if _, err := os.Stat(foreign); err != nil {
+		t.Error("a Secret oc sts did not write was removed")
+	}
+}
