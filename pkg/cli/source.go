@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/oc-sts/oc-sts/pkg/credreq"
 	"github.com/oc-sts/oc-sts/pkg/installconfig"
+	"github.com/oc-sts/oc-sts/pkg/installdir"
 	"github.com/oc-sts/oc-sts/pkg/releaseimage"
 )
 
@@ -20,7 +22,7 @@ func (o *PrepareOptions) credentialsRequests(ctx context.Context) ([]credreq.Fil
 	found := releaseimage.Found{PullSpec: o.ReleaseImage, Source: "--release-image"}
 	if found.PullSpec == "" {
 		var err error
-		if found, err = releaseimage.Discover(ctx, o.Dir); err != nil {
+		if found, err = releaseimage.Discover(ctx, filepath.Join(o.Dir, installdir.StateFile)); err != nil {
 			return nil, 0, err
 		}
 	}

@@ -31,9 +31,8 @@ func classify(ref name.Reference, err error, kc *keychain) error {
 			return &fetchError{kind: "unknown", err: fmt.Errorf("manifest unknown: %s does not exist in registry %s: check the tag or digest", ref, registry)}
 		}
 	}
-	var netErr net.Error
-	var opErr *net.OpError
-	if errors.As(err, &opErr) || errors.As(err, &netErr) {
+	var netErr net.Error // *net.OpError, DNS and timeout errors alike
+	if errors.As(err, &netErr) {
 		return &fetchError{kind: "unreachable", err: fmt.Errorf("registry %s is unreachable (%v): check the network or proxy, or add a mirror in install-config.yaml imageDigestSources", registry, err)}
 	}
 	return fmt.Errorf("reading release image %s: %w", ref, err)

@@ -10,7 +10,6 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"time"
 )
@@ -26,8 +25,9 @@ type Found struct {
 
 // Discover finds the release image the install will use when the user did
 // not name one: the installer's override variable, then what
-// `openshift-install version` prints, then the installer's state file.
-func Discover(ctx context.Context, installDir string) (Found, error) {
+// `openshift-install version` prints, then the installer's state file
+// (stateFile, which need not exist).
+func Discover(ctx context.Context, stateFile string) (Found, error) {
 	if v := strings.TrimSpace(os.Getenv(OverrideEnv)); v != "" {
 		return Found{v, "$" + OverrideEnv}, nil
 	}
@@ -36,7 +36,7 @@ func Discover(ctx context.Context, installDir string) (Found, error) {
 			return Found{spec, "`" + bin + " version`"}, nil
 		}
 	}
-	state := filepath.Join(installDir, ".openshift_install_state.json")
+	state := stateFile
 	data, err := os.ReadFile(state)
 	if err == nil {
 		var s map[string]struct {
