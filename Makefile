@@ -8,7 +8,7 @@ DEMO_DIR ?= $(CURDIR)/bin/demo
 FUZZTIME ?= 20s
 PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
 
-.PHONY: build demo test vet fuzz dist clean
+.PHONY: build demo test vet fuzz dist clean aws-world
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/oc-sts ./cmd/oc-sts
@@ -31,6 +31,10 @@ vet:
 test: vet
 	$(GO) test -count=1 ./...
 	cd test/oracle && $(GO) vet ./... && $(GO) test -count=1 ./...
+
+# The AWS test world as a program (moto_server behind the gate), for scripts.
+aws-world:
+	$(GO) build -o bin/aws-world ./test/cmd/aws-world
 
 # Run each fuzz target for FUZZTIME.
 fuzz:

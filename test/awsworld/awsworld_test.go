@@ -2,11 +2,17 @@ package awsworld
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
@@ -16,6 +22,9 @@ import (
 )
 
 var moto *Moto
+
+// gateURL is the address of the current test's gate.
+var gateURL string
 
 func TestMain(m *testing.M) {
 	var err error
@@ -40,7 +49,8 @@ func world(t *testing.T) (*Gate, aws.Config) {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(g)
-	t.Cleanup(srv.Close)
+	t.Cleanup(func() { srv.Close(); g.Close() })
+	gateURL = srv.URL
 	t.Setenv("AWS_ENDPOINT_URL", srv.URL)
 	t.Setenv("AWS_ACCESS_KEY_ID", "testing")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "testing")
@@ -59,7 +69,7 @@ func TestCallsAreForwardedAndLogged(t *testing.T) {
 	if err != nil || len(aws.ToString(id.Account)) != 12 {
 		t.Fatalf("GetCallerIdentity: %v", err)
 	}
-	if _, err := iam.NewFromConfig(cfg).CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("r"), AssumeRolePolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[]}`)}); err != nil {
+	if _, err := iam.NewFromConfig(cfg).CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("r"), AssumeRolePolicyDocument: aws.String(ec2Trust)}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true }).CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String("gate-test-bucket")}); err != nil {
@@ -104,5 +114,105 @@ func TestFractionOfFaults(t *testing.T) {
 	}
 	if injected == 0 || !strings.Contains(fmt.Sprint(g.Calls()), "ListRoles") {
 		t.Errorf("no fault injected in %d calls", len(g.Calls()))
+	}
+}
+
+const ec2Trust = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}`
+
+// webClient reaches the gate's issuer hosts the way a product does: through
+// an HTTP proxy, trusting the test CA.
+func webClient(t *testing.T, g *Gate) *http.Client {
+	t.Helper()
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(g.CACertPEM())
+	proxy, _ := url.Parse(gateURL)
+	return &http.Client{Transport: &http.Transport{Proxy: http.ProxyURL(proxy), TLSClientConfig: &tls.Config{RootCAs: pool}}}
+}
+
+func httpStatus(t *testing.T, c *http.Client, method, rawURL string) int {
+	t.Helper()
+	req, _ := http.NewRequest(method, rawURL, nil)
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, rawURL, err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+func wantCode(t *testing.T, what string, err error, code string) {
+	t.Helper()
+	if got := errorCode(err); got != code {
+		t.Errorf("%s: error %v, want code %s", what, err, code)
+	}
+}
+
+func TestLatencyAndAbort(t *testing.T) {
+	g, cfg := world(t)
+	client := sts.NewFromConfig(cfg)
+	ctx := context.Background()
+	g.SetLatency(150 * time.Millisecond)
+	start := time.Now()
+	if _, err := client.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); err != nil {
+		t.Fatal(err)
+	}
+	if took := time.Since(start); took < 150*time.Millisecond {
+		t.Errorf("call took %v, latency 150ms not applied", took)
+	}
+	g.SetLatency(0)
+	aborted := 0
+	g.AbortAfter(1, func() { aborted++ })
+	if _, err := client.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); err != nil {
+		t.Fatalf("first call after AbortAfter(1): %v", err)
+	}
+	if _, err := client.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{}); err == nil {
+		t.Error("second call after AbortAfter(1) succeeded; the network should be gone")
+	}
+	if aborted != 1 {
+		t.Errorf("abort ran %d times, want once", aborted)
+	}
+}
+
+func TestControlAPI(t *testing.T) {
+	g, cfg := world(t)
+	post := func(path, body string) {
+		resp, err := http.Post(gateURL+path, "application/json", strings.NewReader(body))
+		if err != nil || resp.StatusCode != http.StatusOK {
+			t.Fatalf("POST %s: %v %v", path, err, resp)
+		}
+		resp.Body.Close()
+	}
+	post("/gate-api/faults", `{"failCalls":{"1":"InternalError"}}`)
+	if _, err := iam.NewFromConfig(cfg).ListRoles(context.Background(), &iam.ListRolesInput{}); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Get(gateURL + "/gate-api/calls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var calls []Call
+	json.NewDecoder(resp.Body).Decode(&calls)
+	resp.Body.Close()
+	if len(calls) != 2 || calls[0].Injected != InternalError || calls[1].Operation != "ListRoles" {
+		t.Errorf("calls %+v", calls)
+	}
+	if _, err := iam.NewFromConfig(cfg).CreateRole(context.Background(), &iam.CreateRoleInput{RoleName: aws.String("r"), AssumeRolePolicyDocument: aws.String(ec2Trust)}); err != nil {
+		t.Fatal(err)
+	}
+	post("/gate-api/reset?world=1", "")
+	if len(g.Calls()) != 0 {
+		t.Errorf("log not reset: %v", g.Calls())
+	}
+	roles, err := iam.NewFromConfig(cfg).ListRoles(context.Background(), &iam.ListRolesInput{})
+	if err != nil || len(roles.Roles) != 0 {
+		t.Errorf("world not reset: %v %v", err, roles)
+	}
+}
+
+func TestProxyHasNoInternet(t *testing.T) {
+	g, _ := world(t)
+	_, err := webClient(t, g).Get("https://example.com/")
+	if err == nil || !strings.Contains(err.Error(), "Bad Gateway") {
+		t.Errorf("fetch of a host outside the test world: %v", err)
 	}
 }

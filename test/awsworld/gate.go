@@ -2,44 +2,42 @@ package awsworld
 
 import (
 	"bytes"
-	"fmt"
+	"context"
 	"io"
-	"math/rand"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
 	"regexp"
 	"strings"
 	"sync"
+	"time"
 )
 
-// Call is one AWS API call seen by the gate.
+// Call is one request seen by the gate.
 type Call struct {
-	Service   string // the SigV4 signing name: iam, sts, s3, cloudfront
-	Operation string // the query Action, or METHOD /path for REST services
-	Mutating  bool
-	Injected  Fault // the fault answered instead of moto, if any
+	Service   string `json:"service"`   // SigV4 signing name (iam, sts, s3, cloudfront); "https" for anonymous fetches of issuer hosts
+	Operation string `json:"operation"` // the query Action, or METHOD /path for REST services
+	Mutating  bool   `json:"mutating"`
+	Injected  Fault  `json:"injected,omitempty"` // the fault answered instead of moto, if any
 }
 
-// Fault is what the gate answers instead of forwarding a call.
-type Fault string
-
-const (
-	Throttling      Fault = "Throttling"
-	InternalError   Fault = "InternalError"
-	ConnectionReset Fault = "ConnectionReset"
-)
-
-// Gate forwards to moto, logs calls and injects faults.
+// Gate forwards AWS calls to moto, logs them, injects faults and latency,
+// and answers as AWS does where moto does not (web-identity verification,
+// IAM limits, S3 public access, CloudFront deployment). It is also an HTTPS
+// proxy for the issuer hosts (S3 and CloudFront domains).
 type Gate struct {
-	proxy *httputil.ReverseProxy
+	moto    backend
+	proxy   *httputil.ReverseProxy
+	ca      *testCA
+	tlsConn *connListener
 
-	mu            sync.Mutex
-	calls         []Call
-	failAt        map[int]Fault // 1-based call number -> fault
-	failFraction  float64
-	fractionFault Fault
-	rnd           *rand.Rand
+	mu     sync.Mutex
+	calls  []Call
+	faults faultPlan
+	// DeployDelay is how long a created or updated distribution stays InProgress.
+	deployDelay time.Duration
+	changed     map[string]time.Time         // distribution id -> last change
+	oac         map[string]map[string]string // distribution id -> origin id -> origin access control id
 }
 
 // NewGate forwards to the moto server at motoURL.
@@ -48,21 +46,15 @@ func NewGate(motoURL string) (*Gate, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Gate{proxy: httputil.NewSingleHostReverseProxy(u), failAt: map[int]Fault{}, rnd: rand.New(rand.NewSource(1))}, nil
-}
-
-// FailCall answers the k-th call (1-based, counted from now on) with f.
-func (g *Gate) FailCall(k int, f Fault) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.failAt[len(g.calls)+k] = f
-}
-
-// FailFraction answers about p of the calls with f, reproducibly (seeded).
-func (g *Gate) FailFraction(p float64, f Fault, seed int64) {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.failFraction, g.fractionFault, g.rnd = p, f, rand.New(rand.NewSource(seed))
+	ca, err := newTestCA()
+	if err != nil {
+		return nil, err
+	}
+	g := &Gate{moto: newBackend(motoURL), ca: ca, faults: newFaultPlan(), changed: map[string]time.Time{}, oac: map[string]map[string]string{}}
+	g.proxy = httputil.NewSingleHostReverseProxy(u)
+	g.proxy.ModifyResponse = g.afterMoto
+	g.serveTLS()
+	return g, nil
 }
 
 // Calls returns the log so far.
@@ -76,51 +68,105 @@ func (g *Gate) Calls() []Call {
 func (g *Gate) ResetLog() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.calls, g.failAt, g.failFraction = nil, map[int]Fault{}, 0
+	g.calls, g.faults = nil, newFaultPlan()
+}
+
+// SetDeployDelay makes CloudFront distributions InProgress for d after each change.
+func (g *Gate) SetDeployDelay(d time.Duration) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.deployDelay = d
+}
+
+type callKey struct{}
+
+// inflight is what afterMoto needs to know about the request it answers.
+type inflight struct {
+	call Call
+	body []byte
+}
+
+func (g *Gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch {
+	case r.Method == http.MethodConnect:
+		g.connect(w, r)
+		return
+	case strings.HasPrefix(r.URL.Path, controlPrefix):
+		g.control(w, r)
+		return
+	}
+	body, _ := io.ReadAll(r.Body)
+	r.Body = io.NopCloser(bytes.NewReader(body))
+	call := describe(r, body)
+	fault, delay, abort := g.admit(&call)
+	if !sleep(r.Context(), delay) {
+		return
+	}
+	if abort != nil {
+		abort()
+	}
+	if fault != "" {
+		injectFault(w, call.Service, fault)
+		return
+	}
+	g.answer(w, r.WithContext(context.WithValue(r.Context(), callKey{}, inflight{call, body})), call, body)
+}
+
+// answer replies as AWS would: from a shim where moto falls short, else from moto.
+func (g *Gate) answer(w http.ResponseWriter, r *http.Request, call Call, body []byte) {
+	ctx := r.Context()
+	form, _ := url.ParseQuery(string(body))
+	var e *apiError
+	switch {
+	case call.Operation == "AssumeRoleWithWebIdentity":
+		e = g.verifyWebIdentity(ctx, form)
+	case call.Operation == "SimulatePrincipalPolicy":
+		simulateAllowed(w, form)
+		return
+	case call.Service == "iam":
+		e = g.iamLimits(ctx, form)
+	case call.Service == "s3" && unsigned(r):
+		bucket, key, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+		g.anonymousS3(w, r, bucket, key)
+		return
+	case call.Service == "s3":
+		e = g.s3Guards(ctx, r, body)
+	case call.Service == "cloudfront":
+		e = g.cloudFrontGuards(r)
+	}
+	if e != nil {
+		e.write(w, call.Service)
+		return
+	}
+	g.proxy.ServeHTTP(w, r)
+}
+
+// afterMoto lets shims see moto's answers (new buckets, distribution state).
+func (g *Gate) afterMoto(resp *http.Response) error {
+	req, _ := resp.Request.Context().Value(callKey{}).(inflight)
+	switch req.call.Service {
+	case "s3":
+		return g.afterS3(resp, req.call)
+	case "cloudfront":
+		return g.afterCloudFront(resp, req.body)
+	}
+	return nil
 }
 
 var scopeRE = regexp.MustCompile(`Credential=[^/]+/[0-9]{8}/[^/]+/([^/]+)/aws4_request`)
 
-func (g *Gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	body, _ := io.ReadAll(r.Body)
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	call := describe(r, body)
-
-	g.mu.Lock()
-	n := len(g.calls) + 1
-	fault := g.failAt[n]
-	if fault == "" && g.failFraction > 0 && g.rnd.Float64() < g.failFraction {
-		fault = g.fractionFault
-	}
-	call.Injected = fault
-	g.calls = append(g.calls, call)
-	g.mu.Unlock()
-
-	switch fault {
-	case "":
-		g.proxy.ServeHTTP(w, r)
-	case ConnectionReset:
-		if hj, ok := w.(http.Hijacker); ok {
-			if conn, _, err := hj.Hijack(); err == nil {
-				conn.Close()
-				return
-			}
-		}
-		w.WriteHeader(http.StatusBadGateway)
-	default:
-		writeError(w, call.Service, fault)
-	}
-}
-
 // describe names a call from its signature scope and, for query
 // protocols (IAM, STS), its Action parameter.
 func describe(r *http.Request, body []byte) Call {
-	c := Call{Service: "unknown"}
+	c := Call{Service: "s3"} // unsigned REST calls are anonymous S3 requests
 	if m := scopeRE.FindStringSubmatch(r.Header.Get("Authorization")); m != nil {
 		c.Service = m[1]
 	}
 	values, _ := url.ParseQuery(string(body))
 	if action := values.Get("Action"); action != "" {
+		if action == "AssumeRoleWithWebIdentity" { // sent unsigned
+			c.Service = "sts"
+		}
 		c.Operation = action
 		c.Mutating = !hasAnyPrefix(action, "Get", "List", "Simulate", "AssumeRole", "Decode")
 		return c
@@ -133,6 +179,10 @@ func describe(r *http.Request, body []byte) Call {
 	return c
 }
 
+func unsigned(r *http.Request) bool {
+	return r.Header.Get("Authorization") == "" && r.URL.Query().Get("X-Amz-Signature") == ""
+}
+
 func hasAnyPrefix(s string, prefixes ...string) bool {
 	for _, p := range prefixes {
 		if strings.HasPrefix(s, p) {
@@ -142,23 +192,14 @@ func hasAnyPrefix(s string, prefixes ...string) bool {
 	return false
 }
 
-// writeError answers in the error shape of the service's protocol, so the
-// SDK classifies it as AWS would (Throttling is retried with backoff).
-func writeError(w http.ResponseWriter, service string, f Fault) {
-	status, code := http.StatusBadRequest, "Throttling"
-	if f == InternalError {
-		status, code = http.StatusInternalServerError, "InternalError"
+func sleep(ctx context.Context, d time.Duration) bool {
+	if d <= 0 {
+		return true
 	}
-	if service == "s3" {
-		if f == Throttling {
-			status, code = http.StatusServiceUnavailable, "SlowDown"
-		}
-		w.Header().Set("Content-Type", "application/xml")
-		w.WriteHeader(status)
-		fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>%s</Code><Message>injected by the test gate</Message><RequestId>gate</RequestId></Error>`, code)
-		return
+	select {
+	case <-ctx.Done():
+		return false
+	case <-time.After(d):
+		return true
 	}
-	w.Header().Set("Content-Type", "text/xml")
-	w.WriteHeader(status)
-	fmt.Fprintf(w, `<ErrorResponse><Error><Type>Sender</Type><Code>%s</Code><Message>injected by the test gate</Message></Error><RequestId>gate</RequestId></ErrorResponse>`, code)
 }

@@ -1,0 +1,92 @@
+package awsworld
+
+import (
+	"encoding/json"
+	"net/http"
+	"time"
+)
+
+// The control API lets scripts and benchmarks drive a standalone gate:
+//
+//	GET  /gate-api/calls   the call log (JSON array of Call)
+//	POST /gate-api/reset   forget calls and faults; ?world=1 also empties moto
+//	POST /gate-api/faults  {"latency":"50ms","failFraction":0.2,"fault":"Throttling",
+//	                        "seed":1,"failCalls":{"3":"InternalError"},"abortAfter":10,
+//	                        "deployDelay":"2s"}
+//	GET  /gate-api/ca.pem  the test CA
+const controlPrefix = "/gate-api/"
+
+// FaultSettings is the body of POST /gate-api/faults.
+type FaultSettings struct {
+	Latency      string        `json:"latency,omitempty"`
+	FailFraction float64       `json:"failFraction,omitempty"`
+	Fault        Fault         `json:"fault,omitempty"`
+	Seed         int64         `json:"seed,omitempty"`
+	FailCalls    map[int]Fault `json:"failCalls,omitempty"`
+	AbortAfter   int           `json:"abortAfter,omitempty"`
+	DeployDelay  string        `json:"deployDelay,omitempty"`
+}
+
+// Apply sets the faults on g (cutting the network after AbortAfter calls).
+func (s FaultSettings) Apply(g *Gate) error {
+	latency, err := parseDuration(s.Latency)
+	if err != nil {
+		return err
+	}
+	delay, err := parseDuration(s.DeployDelay)
+	if err != nil {
+		return err
+	}
+	g.SetLatency(latency)
+	g.SetDeployDelay(delay)
+	if s.FailFraction > 0 {
+		f := s.Fault
+		if f == "" {
+			f = Throttling
+		}
+		g.FailFraction(s.FailFraction, f, s.Seed)
+	}
+	for k, f := range s.FailCalls {
+		g.FailCall(k, f)
+	}
+	if s.AbortAfter > 0 {
+		g.AbortAfter(s.AbortAfter, nil)
+	}
+	return nil
+}
+
+func parseDuration(s string) (time.Duration, error) {
+	if s == "" {
+		return 0, nil
+	}
+	return time.ParseDuration(s)
+}
+
+func (g *Gate) control(w http.ResponseWriter, r *http.Request) {
+	switch r.Method + " " + r.URL.Path {
+	case "GET /gate-api/calls":
+		w.Header().Set("Content-Type", "application/json")
+		json.NewEncoder(w).Encode(g.Calls())
+	case "GET /gate-api/ca.pem":
+		w.Write(g.CACertPEM())
+	case "POST /gate-api/reset":
+		g.ResetLog()
+		if r.URL.Query().Get("world") != "" {
+			if err := g.moto.reset(r.Context()); err != nil {
+				http.Error(w, err.Error(), http.StatusBadGateway)
+				return
+			}
+		}
+	case "POST /gate-api/faults":
+		var s FaultSettings
+		if err := json.NewDecoder(r.Body).Decode(&s); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		if err := s.Apply(g); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+		}
+	default:
+		http.NotFound(w, r)
+	}
+}

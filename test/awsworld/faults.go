@@ -1,0 +1,131 @@
+package awsworld
+
+import (
+	"encoding/xml"
+	"fmt"
+	"math/rand"
+	"net/http"
+	"strings"
+	"time"
+)
+
+// Fault is what the gate answers instead of forwarding a call.
+type Fault string
+
+const (
+	Throttling      Fault = "Throttling"
+	InternalError   Fault = "InternalError"
+	ConnectionReset Fault = "ConnectionReset"
+)
+
+// faultPlan says which calls fail and how slow every call is. Call numbers
+// are 1-based positions in the gate's log.
+type faultPlan struct {
+	failAt        map[int]Fault
+	fraction      float64
+	fractionFault Fault
+	rnd           *rand.Rand
+	latency       time.Duration
+	abortAfter    int // 0: never; else calls after this number are cut
+	abort         func()
+}
+
+func newFaultPlan() faultPlan {
+	return faultPlan{failAt: map[int]Fault{}, rnd: rand.New(rand.NewSource(1))}
+}
+
+// FailCall answers the k-th call (1-based, counted from now on) with f.
+func (g *Gate) FailCall(k int, f Fault) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.faults.failAt[len(g.calls)+k] = f
+}
+
+// FailFraction answers about p of the calls with f, reproducibly (seeded).
+func (g *Gate) FailFraction(p float64, f Fault, seed int64) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.faults.fraction, g.faults.fractionFault, g.faults.rnd = p, f, rand.New(rand.NewSource(seed))
+}
+
+// SetLatency delays every AWS call by d before it is answered.
+func (g *Gate) SetLatency(d time.Duration) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.faults.latency = d
+}
+
+// AbortAfter lets k more calls through, then cuts every later call (the
+// network is gone) and runs abort once, as the (k+1)-th call arrives —
+// e.g. to kill the process under test at exactly that point.
+func (g *Gate) AbortAfter(k int, abort func()) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.faults.abortAfter, g.faults.abort = len(g.calls)+k, abort
+}
+
+// admit logs the call and decides its fate.
+func (g *Gate) admit(c *Call) (Fault, time.Duration, func()) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	f := &g.faults
+	n := len(g.calls) + 1
+	fault := f.failAt[n]
+	if fault == "" && f.fraction > 0 && f.rnd.Float64() < f.fraction {
+		fault = f.fractionFault
+	}
+	var abort func()
+	if f.abortAfter > 0 && n > f.abortAfter {
+		fault, abort, f.abort = ConnectionReset, f.abort, nil
+	}
+	c.Injected = fault
+	g.calls = append(g.calls, *c)
+	return fault, f.latency, abort
+}
+
+func injectFault(w http.ResponseWriter, service string, f Fault) {
+	switch f {
+	case ConnectionReset:
+		if hj, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				conn.Close()
+				return
+			}
+		}
+		w.WriteHeader(http.StatusBadGateway)
+	case InternalError:
+		(&apiError{http.StatusInternalServerError, "InternalError", "injected by the test gate"}).write(w, service)
+	default:
+		e := &apiError{http.StatusBadRequest, "Throttling", "Rate exceeded (injected by the test gate)"}
+		if service == "s3" {
+			e.status, e.code = http.StatusServiceUnavailable, "SlowDown"
+		}
+		e.write(w, service)
+	}
+}
+
+// apiError is an AWS error answer.
+type apiError struct {
+	status  int
+	code    string
+	message string
+}
+
+// write answers in the error shape of the service's protocol, so the SDK
+// classifies it as AWS's own (Throttling is retried with backoff).
+func (e *apiError) write(w http.ResponseWriter, service string) {
+	var m strings.Builder
+	xml.EscapeText(&m, []byte(e.message))
+	w.Header().Set("Content-Type", "text/xml")
+	w.Header().Set("x-amzn-RequestId", "gate")
+	w.WriteHeader(e.status)
+	if service == "s3" {
+		fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>%s</Code><Message>%s</Message><RequestId>gate</RequestId></Error>`, e.code, m.String())
+		return
+	}
+	kind := "Sender"
+	if e.status >= 500 {
+		kind = "Receiver"
+	}
+	fmt.Fprintf(w, `<ErrorResponse><Error><Type>%s</Type><Code>%s</Code><Message>%s</Message></Error><RequestId>gate</RequestId></ErrorResponse>`, kind, e.code, m.String())
+}

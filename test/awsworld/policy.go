@@ -1,0 +1,191 @@
+package awsworld
+
+import (
+	"encoding/json"
+	"path"
+	"strings"
+)
+
+// A minimal IAM policy evaluator: enough of AWS's grammar to decide the
+// questions the test world must answer as AWS does (anonymous S3 reads,
+// CloudFront origin access, web-identity trust). Explicit Deny wins, then
+// Allow, else implicit deny. Unknown condition operators never match.
+
+type policyDoc struct {
+	Statement statements
+}
+
+type statements []statement
+
+type statement struct {
+	Effect    string
+	Principal json.RawMessage
+	Action    strList
+	NotAction strList
+	Resource  strList
+	Condition map[string]map[string]strList
+}
+
+// strList accepts AWS's "one string or a list of strings".
+type strList []string
+
+func (s *strList) UnmarshalJSON(b []byte) error {
+	var one string
+	if json.Unmarshal(b, &one) == nil {
+		*s = strList{one}
+		return nil
+	}
+	var many []string
+	err := json.Unmarshal(b, &many)
+	*s = many
+	return err
+}
+
+func (s *statements) UnmarshalJSON(b []byte) error {
+	var one statement
+	if len(b) > 0 && b[0] == '{' {
+		err := json.Unmarshal(b, &one)
+		*s = statements{one}
+		return err
+	}
+	var many []statement
+	err := json.Unmarshal(b, &many)
+	*s = many
+	return err
+}
+
+// principal is who asks: kind "AWS" with id "*" for anonymous callers,
+// "Federated" with a provider ARN, or "Service" with a service name.
+type principal struct{ kind, id string }
+
+var anonymous = principal{"AWS", "*"}
+
+type policyRequest struct {
+	who      principal
+	action   string
+	resource string // "" when the policy has no Resource (trust policies)
+	context  map[string][]string
+}
+
+type decision int
+
+const (
+	implicitDeny decision = iota
+	allowed
+	explicitDeny
+)
+
+func parsePolicy(doc string) (policyDoc, error) {
+	var d policyDoc
+	err := json.Unmarshal([]byte(doc), &d)
+	return d, err
+}
+
+func (d policyDoc) decide(req policyRequest) decision {
+	result := implicitDeny
+	for _, st := range d.Statement {
+		if !st.applies(req) {
+			continue
+		}
+		if strings.EqualFold(st.Effect, "Deny") {
+			return explicitDeny
+		}
+		if strings.EqualFold(st.Effect, "Allow") {
+			result = allowed
+		}
+	}
+	return result
+}
+
+func (st statement) applies(req policyRequest) bool {
+	if !st.principalMatches(req.who) {
+		return false
+	}
+	if len(st.Action) > 0 && !anyGlob(st.Action, req.action) {
+		return false
+	}
+	if len(st.NotAction) > 0 && anyGlob(st.NotAction, req.action) {
+		return false
+	}
+	if req.resource != "" && !anyGlob(st.Resource, req.resource) {
+		return false
+	}
+	for op, keys := range st.Condition {
+		for key, want := range keys {
+			if !conditionHolds(op, lookup(req.context, key), want) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func (st statement) principalMatches(who principal) bool {
+	var star string
+	if json.Unmarshal(st.Principal, &star) == nil {
+		return star == "*"
+	}
+	var byKind map[string]strList
+	if json.Unmarshal(st.Principal, &byKind) != nil {
+		return false
+	}
+	for kind, ids := range byKind {
+		if kind != who.kind {
+			continue
+		}
+		for _, id := range ids {
+			if id == who.id || (kind == "AWS" && id == "*") {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// lookup finds a condition key; AWS compares key names case-insensitively.
+func lookup(ctx map[string][]string, key string) []string {
+	for k, v := range ctx {
+		if strings.EqualFold(k, key) {
+			return v
+		}
+	}
+	return nil
+}
+
+// conditionHolds: the request value (any of them) must match one of want.
+func conditionHolds(op string, have []string, want strList) bool {
+	var match func(pattern, value string) bool
+	switch op {
+	case "StringEquals", "ArnEquals":
+		match = func(p, v string) bool { return p == v }
+	case "StringLike", "ArnLike":
+		match = glob
+	default:
+		return false
+	}
+	for _, v := range have {
+		for _, p := range want {
+			if match(p, v) {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func anyGlob(patterns []string, value string) bool {
+	for _, p := range patterns {
+		if glob(strings.ToLower(p), strings.ToLower(value)) {
+			return true
+		}
+	}
+	return false
+}
+
+// glob matches AWS wildcards: * any run (slashes included), ? one character.
+func glob(pattern, value string) bool {
+	p := strings.NewReplacer("/", "\x00").Replace(pattern)
+	v := strings.NewReplacer("/", "\x00").Replace(value)
+	ok, _ := path.Match(strings.NewReplacer("[", `\[`, "\\", `\\`).Replace(p), v)
+	return ok
+}

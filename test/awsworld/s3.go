@@ -1,0 +1,119 @@
+package awsworld
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+// S3 as AWS has it since April 2023, where moto differs: new buckets block
+// all public access and disable ACLs; a public bucket policy is refused
+// while BlockPublicPolicy is on; anonymous callers get exactly what the
+// bucket policy (or, with ACLs enabled, a public ACL) grants — no listing
+// unless granted, HEAD wherever GET is allowed.
+
+var accessDenied = &apiError{http.StatusForbidden, "AccessDenied", "Access Denied"}
+
+// anonymousS3 answers an unsigned request for bucket/key.
+func (g *Gate) anonymousS3(w http.ResponseWriter, r *http.Request, bucket, key string) {
+	a, err := g.moto.bucketAccess(r.Context(), bucket)
+	if err != nil || !a.exists {
+		g.proxy.ServeHTTP(w, r) // moto's own answer: NoSuchBucket
+		return
+	}
+	d := a.policy.decide(policyRequest{who: anonymous, action: s3Action(r.Method, key), resource: s3ARN(a.partition, bucket, key)})
+	switch {
+	case d == allowed && !aws.ToBool(a.block.RestrictPublicBuckets):
+		signAsOwner(r)
+		g.proxy.ServeHTTP(w, r)
+	case d != explicitDeny && a.aclsEnabled && !aws.ToBool(a.block.IgnorePublicAcls):
+		g.proxy.ServeHTTP(w, r) // moto evaluates public ACLs itself
+	default:
+		accessDenied.write(w, "s3")
+	}
+}
+
+// s3Guards refuses what S3 refuses and moto accepts.
+func (g *Gate) s3Guards(ctx context.Context, r *http.Request, body []byte) *apiError {
+	bucket, key, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+	q := r.URL.Query()
+	setsPolicy := r.Method == http.MethodPut && key == "" && q.Has("policy")
+	canned := r.Header.Get("x-amz-acl")
+	setsACL := r.Method == http.MethodPut && (q.Has("acl") || canned != "" && canned != "bucket-owner-full-control")
+	if !setsPolicy && !setsACL || bucket == "" {
+		return nil
+	}
+	a, err := g.moto.bucketAccess(ctx, bucket)
+	if err != nil || !a.exists {
+		return nil
+	}
+	if setsACL && !a.aclsEnabled {
+		return &apiError{http.StatusBadRequest, "AccessControlListNotSupported", "The bucket does not allow ACLs"}
+	}
+	if setsPolicy && aws.ToBool(a.block.BlockPublicPolicy) {
+		if doc, err := parsePolicy(string(body)); err == nil && doc.public() {
+			return &apiError{http.StatusForbidden, "AccessDenied", "User is not authorized to perform: s3:PutBucketPolicy on resource because public policies are blocked by the BlockPublicPolicy block public access setting."}
+		}
+	}
+	return nil
+}
+
+// afterS3 gives a bucket moto has just created S3's defaults for new buckets.
+func (g *Gate) afterS3(resp *http.Response, call Call) error {
+	path := strings.TrimPrefix(resp.Request.URL.Path, "/")
+	if call.Operation != "PUT /"+path || strings.Contains(path, "/") || resp.Request.URL.RawQuery != "" || resp.StatusCode != http.StatusOK {
+		return nil
+	}
+	ctx := context.Background()
+	on := aws.Bool(true)
+	if _, err := g.moto.s3.PutPublicAccessBlock(ctx, &s3.PutPublicAccessBlockInput{Bucket: &path, PublicAccessBlockConfiguration: &s3types.PublicAccessBlockConfiguration{
+		BlockPublicAcls: on, IgnorePublicAcls: on, BlockPublicPolicy: on, RestrictPublicBuckets: on}}); err != nil {
+		return fmt.Errorf("new-bucket defaults: %w", err)
+	}
+	_, err := g.moto.s3.PutBucketOwnershipControls(ctx, &s3.PutBucketOwnershipControlsInput{Bucket: &path, OwnershipControls: &s3types.OwnershipControls{
+		Rules: []s3types.OwnershipControlsRule{{ObjectOwnership: s3types.ObjectOwnershipBucketOwnerEnforced}}}})
+	return err
+}
+
+// public is AWS's test for a public bucket policy, reduced to what matters
+// here: an Allow to everyone with no condition pinning the caller.
+func (d policyDoc) public() bool {
+	for _, st := range d.Statement {
+		if strings.EqualFold(st.Effect, "Allow") && st.principalMatches(anonymous) && len(st.Condition) == 0 {
+			return true
+		}
+	}
+	return false
+}
+
+func s3Action(method, key string) string {
+	switch {
+	case key == "" && (method == http.MethodGet || method == http.MethodHead):
+		return "s3:ListBucket"
+	case method == http.MethodGet || method == http.MethodHead:
+		return "s3:GetObject"
+	case method == http.MethodPut && key != "":
+		return "s3:PutObject"
+	case method == http.MethodDelete && key != "":
+		return "s3:DeleteObject"
+	}
+	return "s3:" + method
+}
+
+func s3ARN(partition, bucket, key string) string {
+	if key == "" {
+		return fmt.Sprintf("arn:%s:s3:::%s", partition, bucket)
+	}
+	return fmt.Sprintf("arn:%s:s3:::%s/%s", partition, bucket, key)
+}
+
+// signAsOwner marks a request the gate has authorised, so moto serves it
+// as it serves the bucket owner (moto does not check signatures).
+func signAsOwner(r *http.Request) {
+	r.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=gate/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0")
+}
