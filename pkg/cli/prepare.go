@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -14,6 +15,7 @@ import (
 	"github.com/oc-sts/oc-sts/pkg/installdir"
 	"github.com/oc-sts/oc-sts/pkg/oidckeys"
 	"github.com/oc-sts/oc-sts/pkg/plan"
+	"github.com/oc-sts/oc-sts/pkg/provision"
 	"github.com/oc-sts/oc-sts/pkg/releaseimage"
 	"github.com/oc-sts/oc-sts/pkg/statedir"
 )
@@ -48,6 +50,8 @@ type PrepareOptions struct {
 	Tags                   map[string]string
 	Output                 string
 	Verbose                bool
+	Prune                  bool
+	awsFlags
 
 	installDir *installdir.Dir
 	genericiooptions.IOStreams
@@ -98,6 +102,10 @@ An existing signer key is always reused. Every write is atomic.`,
 	f.BoolVar(&o.PrivateBucket, "private-bucket", false, "Serve the issuer from a private S3 bucket through CloudFront.")
 	f.StringToStringVar(&o.Tags, "tag", nil, "Extra AWS tag KEY=VALUE on every resource (repeatable).")
 	f.BoolVarP(&o.Verbose, "verbose", "v", false, "List every CredentialsRequest found, included or not, and why.")
+	f.StringVar(&o.Profile, "profile", "", "AWS shared-config profile (default: $AWS_PROFILE, then the default credential chain).")
+	f.BoolVar(&o.DryRun, "dry-run", false, "Show the changes AWS needs and stop: nothing is created and the install dir is not written.")
+	f.BoolVarP(&o.Yes, "yes", "y", false, "Apply the changes without asking (required when stdin is not a terminal).")
+	f.BoolVar(&o.Prune, "prune", false, "Also delete the roles oc sts created for CredentialsRequests this release no longer has.")
 	addOutputFlag(cmd, &o.Output)
 	cmd.MarkFlagDirname("dir")
 	cmd.MarkFlagDirname("state-dir")
@@ -135,12 +143,12 @@ func (o *PrepareOptions) Validate() error {
 	switch {
 	case o.ReleaseImage != "" && o.CredentialsRequestsDir != "":
 		return errors.New("give either --release-image or --credentials-requests-dir, not both")
-	case !o.Offline:
-		return errNotBuilt("creating AWS resources (use --offline to render the plan and an aws CLI script)")
 	case o.PrivateBucket:
 		return errNotBuilt("--private-bucket (the CloudFront distribution is created online)")
-	case o.AccountID == "":
+	case o.Offline && o.AccountID == "":
 		return errors.New("--account-id is required with --offline: the role and provider ARNs name the account")
+	case o.Offline && (o.DryRun || o.Prune || o.Profile != ""):
+		return errors.New("--dry-run, --prune and --profile act on AWS: they cannot be combined with --offline")
 	}
 	return nil
 }
@@ -172,13 +180,22 @@ func (o *PrepareOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	p, err := plan.Build(plan.Input{
+	in := plan.Input{
 		Name: o.Name, AccountID: o.AccountID, Region: o.Region, Requests: sel.Requests, JWKS: jwks,
 		RolePath: o.RolePath, PermissionsBoundary: o.PermissionsBoundary, Tags: o.Tags,
-	})
+	}
+	if !o.Offline {
+		return o.runOnline(ctx, in, signer)
+	}
+	p, err := plan.Build(in)
 	if err != nil {
 		return err
 	}
+	return o.write(p, signer)
+}
+
+// write puts the state dir and the install dir in place, all or nothing.
+func (o *PrepareOptions) write(p *plan.Plan, signer *oidckeys.Signer) error {
 	stateFiles, err := statedir.Files(o.StateDir, p, signer)
 	if err != nil {
 		return err
@@ -205,8 +222,65 @@ func (o *PrepareOptions) summary(p *plan.Plan, signer *oidckeys.Signer, changed 
 	for _, r := range p.Roles {
 		fmt.Fprintf(w, "  role:          %s  (%s/%s)\n", r.ARN, r.CredentialsRequest.SecretNamespace, r.CredentialsRequest.SecretName)
 	}
+	if !o.Offline {
+		fmt.Fprintf(w, "\nAWS account %s matches the plan (%s).\nNext:\n  openshift-install create cluster --dir %s\n  oc sts verify --token-exchange   # once the cluster is up\n",
+			p.AccountID, filepath.Join(o.StateDir, statedir.PlanFile), o.Dir)
+		return nil
+	}
 	script := filepath.Join(o.StateDir, statedir.AWSDir, plan.ScriptName)
 	fmt.Fprintf(w, "\nNext:\n  1. Have an admin of account %s run %s (plan: %s)\n  2. openshift-install create cluster --dir %s\n",
 		p.AccountID, script, filepath.Join(o.StateDir, statedir.PlanFile), o.Dir)
 	return nil
+}
+
+// runOnline observes AWS, shows the difference from the plan, applies it
+// once confirmed, and only then writes the install dir.
+func (o *PrepareOptions) runOnline(ctx context.Context, in plan.Input, signer *oidckeys.Signer) error {
+	c, id, err := connect(ctx, o.Profile, o.Region, o.AccountID)
+	if err != nil {
+		return err
+	}
+	in.AccountID = id.Account
+	p, err := plan.Build(in)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(o.ErrOut, "Comparing AWS account %s (%s) with the plan for %s...\n", id.Account, id.ARN, p.Issuer.URL)
+	observed, err := provision.Observe(ctx, c, p)
+	if err != nil {
+		return err
+	}
+	p.Changes, err = provision.Diff(p, observed, o.Prune)
+	if err != nil {
+		return fmt.Errorf("%w\n(nothing was changed)", err)
+	}
+	printChanges(o.ErrOut, p.Changes)
+	if stale := provision.Stale(p, observed); len(stale) > 0 && !o.Prune {
+		fmt.Fprintf(o.ErrOut, "note: oc sts roles no CredentialsRequest needs any more: %s (--prune deletes them)\n", strings.Join(stale, ", "))
+	}
+	if o.DryRun {
+		if o.Output != "" {
+			return printObject(o.Out, o.Output, p)
+		}
+		return nil
+	}
+	if len(p.Changes) > 0 {
+		if err := checkPermissions(ctx, c, id, p.Changes, o.ErrOut); err != nil {
+			return err
+		}
+		if !o.Yes {
+			if err := confirm(o.In, o.ErrOut, fmt.Sprintf("Apply these %d changes to AWS account %s?", len(p.Changes), id.Account)); err != nil {
+				return err
+			}
+		}
+		// The key is kept before its public half is published.
+		if _, err := atomicfs.Write(statedir.KeyFiles(o.StateDir, signer)); err != nil {
+			return err
+		}
+		fmt.Fprintln(o.ErrOut, "Applying:")
+		if err := provision.Apply(ctx, c, p, observed, p.Changes, progressTo(o.ErrOut)); err != nil {
+			return applyError(ctx, err, "oc sts prepare")
+		}
+	}
+	return o.write(p, signer)
 }

@@ -61,8 +61,7 @@ func NewRootCmd(streams genericiooptions.IOStreams) *cobra.Command {
 			"  oc sts verify --token-exchange"),
 		newNotBuiltCmd(streams, "upgrade-check", "Report (and apply) the AWS changes a target release needs before an upgrade",
 			"  oc sts upgrade-check --to quay.io/openshift-release-dev/ocp-release:4.16.0-x86_64"),
-		newNotBuiltCmd(streams, "destroy", "Delete the AWS resources prepare created for a name",
-			"  oc sts destroy --name mycluster"),
+		NewDestroyCmd(streams),
 		NewVersionCmd(streams),
 	)
 	return cmd

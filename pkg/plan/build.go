@@ -36,7 +36,10 @@ func Build(in Input) (*Plan, error) {
 	p := &Plan{APIVersion: APIVersion, Kind: Kind, Name: in.Name, AccountID: in.AccountID, Region: in.Region, Partition: part}
 
 	bucket := BucketName(in.Name)
-	host := fmt.Sprintf("%s.s3.%s.%s", bucket, in.Region, part.DNSSuffix)
+	host, err := S3Host(in.Region, bucket)
+	if err != nil {
+		return nil, err
+	}
 	if in.IssuerKind == PrivateCloudFront {
 		host = in.CloudFrontDomain
 	}

@@ -1,9 +1,14 @@
 package plan
 
 import (
+	"context"
 	"fmt"
+	"net/url"
 	"regexp"
 	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 )
 
 // Partition is an AWS partition: the ARN prefix and the DNS suffix of its endpoints.
@@ -29,4 +34,19 @@ func PartitionFor(region string) (Partition, error) {
 		return Partition{}, fmt.Errorf("region %q is in an isolated partition, which oc sts does not support", region)
 	}
 	return Partition{ID: "aws", DNSSuffix: "amazonaws.com"}, nil
+}
+
+// S3Host is the virtual-hosted name of a bucket as the AWS SDK's endpoint
+// rules resolve it for region (bucket.s3.cn-north-1.amazonaws.com.cn, ...):
+// the host anonymous callers, STS among them, fetch the issuer from.
+func S3Host(region, bucket string) (string, error) {
+	e, err := s3.NewDefaultEndpointResolverV2().ResolveEndpoint(context.Background(), s3.EndpointParameters{Region: aws.String(region), Bucket: aws.String(bucket)})
+	if err != nil {
+		return "", fmt.Errorf("resolving the S3 endpoint of bucket %s in %s: %w", bucket, region, err)
+	}
+	u, err := url.Parse(e.URI.String())
+	if err != nil {
+		return "", err
+	}
+	return u.Host, nil
 }

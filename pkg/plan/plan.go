@@ -31,6 +31,9 @@ type Plan struct {
 	Bucket       Bucket    `json:"bucket"`
 	OIDCProvider Provider  `json:"oidcProvider"`
 	Roles        []Role    `json:"roles"`
+	// Changes are the differences from AWS found by an online run (what it
+	// applied, or with --dry-run would apply); empty offline.
+	Changes []Change `json:"changes,omitempty"`
 }
 
 // Issuer is the service-account issuer the cluster signs tokens for.

@@ -4,8 +4,10 @@ package statedir
 
 import (
 	"encoding/json"
+	"fmt"
 	"io/fs"
 	"maps"
+	"os"
 	"path/filepath"
 	"slices"
 
@@ -29,17 +31,21 @@ func Default(installDir string) string { return filepath.Join(installDir, DirNam
 // SignerKeyPath is where the signer's private key is kept.
 func SignerKeyPath(dir string) string { return filepath.Join(dir, SignerKeyFile) }
 
+// KeyFiles are the signer key pair; the private key is for this user only.
+func KeyFiles(dir string, signer *oidckeys.Signer) []atomicfs.File {
+	return []atomicfs.File{
+		{Path: SignerKeyPath(dir), Data: signer.PrivatePEM, Mode: 0o600},
+		{Path: filepath.Join(dir, SignerPubFile), Data: signer.PublicPEM(), Mode: 0o644},
+	}
+}
+
 // Files are the state dir's files for p.
 func Files(dir string, p *plan.Plan, signer *oidckeys.Signer) ([]atomicfs.File, error) {
 	planJSON, err := MarshalPlan(p)
 	if err != nil {
 		return nil, err
 	}
-	files := []atomicfs.File{
-		{Path: SignerKeyPath(dir), Data: signer.PrivatePEM, Mode: 0o600},
-		{Path: filepath.Join(dir, SignerPubFile), Data: signer.PublicPEM(), Mode: 0o644},
-		{Path: filepath.Join(dir, PlanFile), Data: planJSON, Mode: 0o644},
-	}
+	files := append(KeyFiles(dir, signer), atomicfs.File{Path: filepath.Join(dir, PlanFile), Data: planJSON, Mode: 0o644})
 	script := plan.AWSCLIScript(p)
 	for _, rel := range slices.Sorted(maps.Keys(script)) {
 		data := script[rel]
@@ -56,4 +62,18 @@ func Files(dir string, p *plan.Plan, signer *oidckeys.Signer) ([]atomicfs.File, 
 func MarshalPlan(p *plan.Plan) ([]byte, error) {
 	b, err := json.MarshalIndent(p, "", "  ")
 	return append(b, '\n'), err
+}
+
+// ReadPlan reads the plan a previous prepare kept in dir.
+func ReadPlan(dir string) (*plan.Plan, error) {
+	path := filepath.Join(dir, PlanFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("reading the plan of a previous oc sts prepare: %w", err)
+	}
+	var p plan.Plan
+	if err := json.Unmarshal(b, &p); err != nil || p.Kind != plan.Kind {
+		return nil, fmt.Errorf("%s is not an oc sts plan (%v)", path, err)
+	}
+	return &p, nil
 }

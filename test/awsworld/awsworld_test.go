@@ -76,7 +76,7 @@ func TestCallsAreForwardedAndLogged(t *testing.T) {
 		t.Fatal(err)
 	}
 	calls := g.Calls()
-	want := []Call{{Service: "sts", Operation: "GetCallerIdentity"}, {Service: "iam", Operation: "CreateRole", Mutating: true}, {Service: "s3", Operation: "PUT /gate-test-bucket", Mutating: true}}
+	want := []Call{{Service: "sts", Region: "us-east-1", Operation: "GetCallerIdentity"}, {Service: "iam", Region: "us-east-1", Operation: "CreateRole", Mutating: true}, {Service: "s3", Region: "us-east-1", Operation: "PUT /gate-test-bucket", Mutating: true}}
 	if fmt.Sprint(calls) != fmt.Sprint(want) {
 		t.Errorf("log %v\nwant %v", calls, want)
 	}

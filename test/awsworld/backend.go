@@ -24,9 +24,16 @@ type backend struct {
 	cf  *cloudfront.Client
 }
 
-func newBackend(motoURL string) backend {
+func newBackend(motoURL string) backend { return backend{url: motoURL}.in("us-east-1") }
+
+// in is the backend as seen from region: moto keeps IAM (and more) per partition.
+func (b backend) in(region string) backend {
+	if region == "" {
+		region = "us-east-1"
+	}
+	motoURL := b.url
 	cfg := aws.Config{
-		Region:       "us-east-1",
+		Region:       region,
 		Credentials:  credentials.NewStaticCredentialsProvider("gate", "gate", ""),
 		BaseEndpoint: aws.String(motoURL),
 	}
@@ -111,6 +118,17 @@ func decodePolicy(doc string) string {
 		}
 	}
 	return doc
+}
+
+// homeRegion is a region of partition, to reach that partition's moto state.
+func homeRegion(partition string) string {
+	switch partition {
+	case "aws-cn":
+		return "cn-north-1"
+	case "aws-us-gov":
+		return "us-gov-west-1"
+	}
+	return "us-east-1"
 }
 
 func partitionOf(region string) string {

@@ -130,7 +130,12 @@ func (g *Gate) originAccessControl(distribution, origin string) string {
 // access control, else anonymously.
 func (g *Gate) cloudFrontServe(w http.ResponseWriter, r *http.Request, host, key string) {
 	ctx := r.Context()
-	list, err := g.moto.cf.ListDistributions(ctx, &cloudfront.ListDistributionsInput{})
+	region := "us-east-1"
+	if strings.HasSuffix(host, ".cn") {
+		region = homeRegion("aws-cn")
+	}
+	moto := g.moto.in(region)
+	list, err := moto.cf.ListDistributions(ctx, &cloudfront.ListDistributionsInput{})
 	if err != nil || list.DistributionList == nil {
 		http.Error(w, "no distribution", http.StatusBadGateway)
 		return
@@ -139,7 +144,7 @@ func (g *Gate) cloudFrontServe(w http.ResponseWriter, r *http.Request, host, key
 		if aws.ToString(sum.DomainName) != host {
 			continue
 		}
-		got, err := g.moto.cf.GetDistribution(ctx, &cloudfront.GetDistributionInput{Id: sum.Id})
+		got, err := moto.cf.GetDistribution(ctx, &cloudfront.GetDistributionInput{Id: sum.Id})
 		if err != nil {
 			http.Error(w, err.Error(), http.StatusBadGateway)
 			return
@@ -155,13 +160,13 @@ func (g *Gate) cloudFrontServe(w http.ResponseWriter, r *http.Request, host, key
 			http.Error(w, "origin is not an S3 bucket", http.StatusBadGateway)
 			return
 		}
-		bucket := m[1]
+		bucket, bucketRegion := m[1], hostRegion(m[2], m[3])
 		r = toMoto(r, bucket, key)
 		if g.originAccessControl(aws.ToString(sum.Id), aws.ToString(origin.Id)) == "" {
-			g.anonymousS3(w, r, bucket, key)
+			g.anonymousS3(w, r, bucketRegion, bucket, key)
 			return
 		}
-		a, err := g.moto.bucketAccess(ctx, bucket)
+		a, err := g.moto.in(bucketRegion).bucketAccess(ctx, bucket)
 		if err != nil || !a.exists {
 			accessDenied.write(w, "s3")
 			return
@@ -176,7 +181,7 @@ func (g *Gate) cloudFrontServe(w http.ResponseWriter, r *http.Request, host, key
 			accessDenied.write(w, "s3")
 			return
 		}
-		signAsOwner(r)
+		signAsOwner(r, bucketRegion)
 		g.proxy.ServeHTTP(w, r)
 		return
 	}

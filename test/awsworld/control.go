@@ -12,19 +12,21 @@ import (
 //	POST /gate-api/reset   forget calls and faults; ?world=1 also empties moto
 //	POST /gate-api/faults  {"latency":"50ms","failFraction":0.2,"fault":"Throttling",
 //	                        "seed":1,"failCalls":{"3":"InternalError"},"abortAfter":10,
+//	                        "failOperations":{"DeleteRole":"AccessDenied"},
 //	                        "deployDelay":"2s"}
 //	GET  /gate-api/ca.pem  the test CA
 const controlPrefix = "/gate-api/"
 
 // FaultSettings is the body of POST /gate-api/faults.
 type FaultSettings struct {
-	Latency      string        `json:"latency,omitempty"`
-	FailFraction float64       `json:"failFraction,omitempty"`
-	Fault        Fault         `json:"fault,omitempty"`
-	Seed         int64         `json:"seed,omitempty"`
-	FailCalls    map[int]Fault `json:"failCalls,omitempty"`
-	AbortAfter   int           `json:"abortAfter,omitempty"`
-	DeployDelay  string        `json:"deployDelay,omitempty"`
+	Latency      string           `json:"latency,omitempty"`
+	FailFraction float64          `json:"failFraction,omitempty"`
+	Fault        Fault            `json:"fault,omitempty"`
+	Seed         int64            `json:"seed,omitempty"`
+	FailCalls    map[int]Fault    `json:"failCalls,omitempty"`
+	FailOps      map[string]Fault `json:"failOperations,omitempty"`
+	AbortAfter   int              `json:"abortAfter,omitempty"`
+	DeployDelay  string           `json:"deployDelay,omitempty"`
 }
 
 // Apply sets the faults on g (cutting the network after AbortAfter calls).
@@ -48,6 +50,9 @@ func (s FaultSettings) Apply(g *Gate) error {
 	}
 	for k, f := range s.FailCalls {
 		g.FailCall(k, f)
+	}
+	for op, f := range s.FailOps {
+		g.FailOperation(op, f)
 	}
 	if s.AbortAfter > 0 {
 		g.AbortAfter(s.AbortAfter, nil)

@@ -16,12 +16,15 @@ const (
 	Throttling      Fault = "Throttling"
 	InternalError   Fault = "InternalError"
 	ConnectionReset Fault = "ConnectionReset"
+	// AccessDenied is not retried: a call the caller may not make.
+	AccessDenied Fault = "AccessDenied"
 )
 
 // faultPlan says which calls fail and how slow every call is. Call numbers
 // are 1-based positions in the gate's log.
 type faultPlan struct {
 	failAt        map[int]Fault
+	failOps       map[string]Fault // operation -> fault, on every call
 	fraction      float64
 	fractionFault Fault
 	rnd           *rand.Rand
@@ -31,7 +34,7 @@ type faultPlan struct {
 }
 
 func newFaultPlan() faultPlan {
-	return faultPlan{failAt: map[int]Fault{}, rnd: rand.New(rand.NewSource(1))}
+	return faultPlan{failAt: map[int]Fault{}, failOps: map[string]Fault{}, rnd: rand.New(rand.NewSource(1))}
 }
 
 // FailCall answers the k-th call (1-based, counted from now on) with f.
@@ -39,6 +42,14 @@ func (g *Gate) FailCall(k int, f Fault) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.faults.failAt[len(g.calls)+k] = f
+}
+
+// FailOperation answers every call of operation (a query Action, or
+// "METHOD /path" for REST) with f.
+func (g *Gate) FailOperation(operation string, f Fault) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.faults.failOps[operation] = f
 }
 
 // FailFraction answers about p of the calls with f, reproducibly (seeded).
@@ -71,6 +82,9 @@ func (g *Gate) admit(c *Call) (Fault, time.Duration, func()) {
 	f := &g.faults
 	n := len(g.calls) + 1
 	fault := f.failAt[n]
+	if op := f.failOps[c.Operation]; op != "" {
+		fault = op
+	}
 	if fault == "" && f.fraction > 0 && f.rnd.Float64() < f.fraction {
 		fault = f.fractionFault
 	}
@@ -95,6 +109,8 @@ func injectFault(w http.ResponseWriter, service string, f Fault) {
 		w.WriteHeader(http.StatusBadGateway)
 	case InternalError:
 		(&apiError{http.StatusInternalServerError, "InternalError", "injected by the test gate"}).write(w, service)
+	case AccessDenied:
+		(&apiError{http.StatusForbidden, "AccessDenied", "User is not authorized to perform this action (injected by the test gate)"}).write(w, service)
 	default:
 		e := &apiError{http.StatusBadRequest, "Throttling", "Rate exceeded (injected by the test gate)"}
 		if service == "s3" {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -15,8 +16,9 @@ import (
 
 // Call is one request seen by the gate.
 type Call struct {
-	Service   string `json:"service"`   // SigV4 signing name (iam, sts, s3, cloudfront); "https" for anonymous fetches of issuer hosts
-	Operation string `json:"operation"` // the query Action, or METHOD /path for REST services
+	Service   string `json:"service"`          // SigV4 signing name (iam, sts, s3, cloudfront); "https" for anonymous fetches of issuer hosts
+	Region    string `json:"region,omitempty"` // SigV4 signing region
+	Operation string `json:"operation"`        // the query Action, or METHOD /path for REST services
 	Mutating  bool   `json:"mutating"`
 	Injected  Fault  `json:"injected,omitempty"` // the fault answered instead of moto, if any
 }
@@ -38,6 +40,7 @@ type Gate struct {
 	deployDelay time.Duration
 	changed     map[string]time.Time         // distribution id -> last change
 	oac         map[string]map[string]string // distribution id -> origin id -> origin access control id
+	simDenied   []string
 }
 
 // NewGate forwards to the moto server at motoURL.
@@ -53,6 +56,7 @@ func NewGate(motoURL string) (*Gate, error) {
 	g := &Gate{moto: newBackend(motoURL), ca: ca, faults: newFaultPlan(), changed: map[string]time.Time{}, oac: map[string]map[string]string{}}
 	g.proxy = httputil.NewSingleHostReverseProxy(u)
 	g.proxy.ModifyResponse = g.afterMoto
+	g.proxy.ErrorLog = log.New(io.Discard, "", 0) // clients killed mid-call are expected
 	g.serveTLS()
 	return g, nil
 }
@@ -68,7 +72,7 @@ func (g *Gate) Calls() []Call {
 func (g *Gate) ResetLog() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.calls, g.faults = nil, newFaultPlan()
+	g.calls, g.faults, g.simDenied = nil, newFaultPlan(), nil
 }
 
 // SetDeployDelay makes CloudFront distributions InProgress for d after each change.
@@ -121,16 +125,16 @@ func (g *Gate) answer(w http.ResponseWriter, r *http.Request, call Call, body []
 	case call.Operation == "AssumeRoleWithWebIdentity":
 		e = g.verifyWebIdentity(ctx, form)
 	case call.Operation == "SimulatePrincipalPolicy":
-		simulateAllowed(w, form)
+		g.simulate(w, form)
 		return
 	case call.Service == "iam":
-		e = g.iamLimits(ctx, form)
+		e = g.iamLimits(ctx, g.moto.in(call.Region), form)
 	case call.Service == "s3" && unsigned(r):
 		bucket, key, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
-		g.anonymousS3(w, r, bucket, key)
+		g.anonymousS3(w, r, "us-east-1", bucket, key)
 		return
 	case call.Service == "s3":
-		e = g.s3Guards(ctx, r, body)
+		e = g.s3Guards(ctx, g.moto.in(call.Region), r, body)
 	case call.Service == "cloudfront":
 		e = g.cloudFrontGuards(r)
 	}
@@ -153,14 +157,14 @@ func (g *Gate) afterMoto(resp *http.Response) error {
 	return nil
 }
 
-var scopeRE = regexp.MustCompile(`Credential=[^/]+/[0-9]{8}/[^/]+/([^/]+)/aws4_request`)
+var scopeRE = regexp.MustCompile(`Credential=[^/]+/[0-9]{8}/([^/]+)/([^/]+)/aws4_request`)
 
 // describe names a call from its signature scope and, for query
 // protocols (IAM, STS), its Action parameter.
 func describe(r *http.Request, body []byte) Call {
 	c := Call{Service: "s3"} // unsigned REST calls are anonymous S3 requests
 	if m := scopeRE.FindStringSubmatch(r.Header.Get("Authorization")); m != nil {
-		c.Service = m[1]
+		c.Region, c.Service = m[1], m[2]
 	}
 	values, _ := url.ParseQuery(string(body))
 	if action := values.Get("Action"); action != "" {

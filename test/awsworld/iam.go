@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"unicode"
 
@@ -25,7 +26,7 @@ const (
 
 var roleNameRE = regexp.MustCompile(`^[\w+=,.@-]+$`)
 
-func (g *Gate) iamLimits(ctx context.Context, form url.Values) *apiError {
+func (g *Gate) iamLimits(ctx context.Context, moto backend, form url.Values) *apiError {
 	role := form.Get("RoleName")
 	switch form.Get("Action") {
 	case "CreateRole":
@@ -39,7 +40,7 @@ func (g *Gate) iamLimits(ctx context.Context, form url.Values) *apiError {
 	case "UpdateAssumeRolePolicy":
 		return trustLimits(form.Get("PolicyDocument"))
 	case "PutRolePolicy":
-		return g.inlineLimit(ctx, role, form.Get("PolicyName"), form.Get("PolicyDocument"))
+		return inlineLimit(ctx, moto, role, form.Get("PolicyName"), form.Get("PolicyDocument"))
 	}
 	return nil
 }
@@ -69,9 +70,9 @@ func trustLimits(doc string) *apiError {
 
 // inlineLimit applies the per-role quota over all inline policies, the new
 // one replacing any of the same name.
-func (g *Gate) inlineLimit(ctx context.Context, role, name, doc string) *apiError {
+func inlineLimit(ctx context.Context, moto backend, role, name, doc string) *apiError {
 	total := policySize(doc)
-	list, err := g.moto.iam.ListRolePolicies(ctx, &iam.ListRolePoliciesInput{RoleName: &role})
+	list, err := moto.iam.ListRolePolicies(ctx, &iam.ListRolePoliciesInput{RoleName: &role})
 	if err != nil {
 		return nil // moto answers NoSuchEntity itself
 	}
@@ -79,7 +80,7 @@ func (g *Gate) inlineLimit(ctx context.Context, role, name, doc string) *apiErro
 		if other == name {
 			continue
 		}
-		p, err := g.moto.iam.GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: &role, PolicyName: aws.String(other)})
+		p, err := moto.iam.GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: &role, PolicyName: aws.String(other)})
 		if err == nil {
 			total += policySize(decodePolicy(aws.ToString(p.PolicyDocument)))
 		}
@@ -100,9 +101,20 @@ func policySize(doc string) int {
 	}, doc))
 }
 
-// simulateAllowed answers SimulatePrincipalPolicy, which moto does not
-// implement, with what moto's unauthenticated world is: everything allowed.
-func simulateAllowed(w http.ResponseWriter, form url.Values) {
+// DenyInSimulation makes SimulatePrincipalPolicy report actions as denied
+// (moto does not implement the simulator; its world allows everything).
+func (g *Gate) DenyInSimulation(actions ...string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.simDenied = actions
+}
+
+// simulate answers SimulatePrincipalPolicy: allowed, but for the actions
+// DenyInSimulation names.
+func (g *Gate) simulate(w http.ResponseWriter, form url.Values) {
+	g.mu.Lock()
+	denied := g.simDenied
+	g.mu.Unlock()
 	type result struct {
 		EvalActionName   string
 		EvalResourceName string
@@ -114,7 +126,12 @@ func simulateAllowed(w http.ResponseWriter, form url.Values) {
 		Trunc   bool     `xml:"SimulatePrincipalPolicyResult>IsTruncated"`
 	}
 	for i := 1; form.Has(fmt.Sprintf("ActionNames.member.%d", i)); i++ {
-		out.Results = append(out.Results, result{form.Get(fmt.Sprintf("ActionNames.member.%d", i)), "*", "allowed"})
+		action := form.Get(fmt.Sprintf("ActionNames.member.%d", i))
+		decision := "allowed"
+		if slices.Contains(denied, action) {
+			decision = "implicitDeny"
+		}
+		out.Results = append(out.Results, result{action, "*", decision})
 	}
 	w.Header().Set("Content-Type", "text/xml")
 	xml.NewEncoder(w).Encode(out)

@@ -20,8 +20,8 @@ import (
 var accessDenied = &apiError{http.StatusForbidden, "AccessDenied", "Access Denied"}
 
 // anonymousS3 answers an unsigned request for bucket/key.
-func (g *Gate) anonymousS3(w http.ResponseWriter, r *http.Request, bucket, key string) {
-	a, err := g.moto.bucketAccess(r.Context(), bucket)
+func (g *Gate) anonymousS3(w http.ResponseWriter, r *http.Request, region, bucket, key string) {
+	a, err := g.moto.in(region).bucketAccess(r.Context(), bucket)
 	if err != nil || !a.exists {
 		g.proxy.ServeHTTP(w, r) // moto's own answer: NoSuchBucket
 		return
@@ -29,7 +29,7 @@ func (g *Gate) anonymousS3(w http.ResponseWriter, r *http.Request, bucket, key s
 	d := a.policy.decide(policyRequest{who: anonymous, action: s3Action(r.Method, key), resource: s3ARN(a.partition, bucket, key)})
 	switch {
 	case d == allowed && !aws.ToBool(a.block.RestrictPublicBuckets):
-		signAsOwner(r)
+		signAsOwner(r, region)
 		g.proxy.ServeHTTP(w, r)
 	case d != explicitDeny && a.aclsEnabled && !aws.ToBool(a.block.IgnorePublicAcls):
 		g.proxy.ServeHTTP(w, r) // moto evaluates public ACLs itself
@@ -39,7 +39,7 @@ func (g *Gate) anonymousS3(w http.ResponseWriter, r *http.Request, bucket, key s
 }
 
 // s3Guards refuses what S3 refuses and moto accepts.
-func (g *Gate) s3Guards(ctx context.Context, r *http.Request, body []byte) *apiError {
+func (g *Gate) s3Guards(ctx context.Context, moto backend, r *http.Request, body []byte) *apiError {
 	bucket, key, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
 	q := r.URL.Query()
 	setsPolicy := r.Method == http.MethodPut && key == "" && q.Has("policy")
@@ -48,7 +48,7 @@ func (g *Gate) s3Guards(ctx context.Context, r *http.Request, body []byte) *apiE
 	if !setsPolicy && !setsACL || bucket == "" {
 		return nil
 	}
-	a, err := g.moto.bucketAccess(ctx, bucket)
+	a, err := moto.bucketAccess(ctx, bucket)
 	if err != nil || !a.exists {
 		return nil
 	}
@@ -70,12 +70,13 @@ func (g *Gate) afterS3(resp *http.Response, call Call) error {
 		return nil
 	}
 	ctx := context.Background()
+	moto := g.moto.in(call.Region)
 	on := aws.Bool(true)
-	if _, err := g.moto.s3.PutPublicAccessBlock(ctx, &s3.PutPublicAccessBlockInput{Bucket: &path, PublicAccessBlockConfiguration: &s3types.PublicAccessBlockConfiguration{
+	if _, err := moto.s3.PutPublicAccessBlock(ctx, &s3.PutPublicAccessBlockInput{Bucket: &path, PublicAccessBlockConfiguration: &s3types.PublicAccessBlockConfiguration{
 		BlockPublicAcls: on, IgnorePublicAcls: on, BlockPublicPolicy: on, RestrictPublicBuckets: on}}); err != nil {
 		return fmt.Errorf("new-bucket defaults: %w", err)
 	}
-	_, err := g.moto.s3.PutBucketOwnershipControls(ctx, &s3.PutBucketOwnershipControlsInput{Bucket: &path, OwnershipControls: &s3types.OwnershipControls{
+	_, err := moto.s3.PutBucketOwnershipControls(ctx, &s3.PutBucketOwnershipControlsInput{Bucket: &path, OwnershipControls: &s3types.OwnershipControls{
 		Rules: []s3types.OwnershipControlsRule{{ObjectOwnership: s3types.ObjectOwnershipBucketOwnerEnforced}}}})
 	return err
 }
@@ -114,6 +115,6 @@ func s3ARN(partition, bucket, key string) string {
 
 // signAsOwner marks a request the gate has authorised, so moto serves it
 // as it serves the bucket owner (moto does not check signatures).
-func signAsOwner(r *http.Request) {
-	r.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=gate/20260101/us-east-1/s3/aws4_request, SignedHeaders=host, Signature=0")
+func signAsOwner(r *http.Request, region string) {
+	r.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential=gate/20260101/"+region+"/s3/aws4_request, SignedHeaders=host, Signature=0")
 }

@@ -29,20 +29,35 @@ func (g *Gate) web(w http.ResponseWriter, r *http.Request) {
 		host = h
 	}
 	path := strings.TrimPrefix(r.URL.Path, "/")
-	var bucket, key string
+	var bucket, key, region string
 	switch {
 	case cloudFrontRE.MatchString(host):
 		g.cloudFrontServe(w, r, host, path)
 		return
 	case virtualHostRE.MatchString(host):
-		bucket, key = virtualHostRE.FindStringSubmatch(host)[1], path
+		m := virtualHostRE.FindStringSubmatch(host)
+		bucket, key, region = m[1], path, hostRegion(m[2], m[3])
 	case pathStyleRE.MatchString(host):
+		m := pathStyleRE.FindStringSubmatch(host)
 		bucket, key, _ = strings.Cut(path, "/")
+		region = hostRegion(m[1], m[2])
 	default:
 		http.Error(w, "the test world has no route to "+host, http.StatusBadGateway)
 		return
 	}
-	g.anonymousS3(w, toMoto(r, bucket, key), bucket, key)
+	g.anonymousS3(w, toMoto(r, bucket, key), region, bucket, key)
+}
+
+// hostRegion is the region an S3 host names (".us-west-2", "-us-west-2"), or
+// its partition's home region when it names none.
+func hostRegion(label, cn string) string {
+	if region := strings.TrimLeft(label, ".-"); region != "" {
+		return region
+	}
+	if cn != "" {
+		return homeRegion("aws-cn")
+	}
+	return "us-east-1"
 }
 
 // toMoto turns a request for an S3 host into a path-style one for moto.

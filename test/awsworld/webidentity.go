@@ -35,7 +35,10 @@ func (g *Gate) verifyWebIdentity(ctx context.Context, form url.Values) *apiError
 		return invalid("The ID Token provided is not a valid JWT: iss must be an https URL")
 	}
 	host := strings.TrimPrefix(unverified.Issuer, "https://")
-	providerARN, clientIDs, err := g.findProvider(ctx, host)
+	roleARN := form.Get("RoleArn")
+	partition, _, _ := strings.Cut(strings.TrimPrefix(roleARN, "arn:"), ":")
+	moto := g.moto.in(homeRegion(partition))
+	providerARN, clientIDs, err := findProvider(ctx, moto, host)
 	if err != nil {
 		return &apiError{http.StatusInternalServerError, "InternalError", err.Error()}
 	}
@@ -60,8 +63,7 @@ func (g *Gate) verifyWebIdentity(ctx context.Context, form url.Values) *apiError
 	if !slices.ContainsFunc(claims.Audience, func(a string) bool { return slices.Contains(clientIDs, a) }) {
 		return invalid("Incorrect token audience")
 	}
-	roleARN := form.Get("RoleArn")
-	trust, ok, err := g.moto.roleTrust(ctx, roleARN[strings.LastIndex(roleARN, "/")+1:])
+	trust, ok, err := moto.roleTrust(ctx, roleARN[strings.LastIndex(roleARN, "/")+1:])
 	if err != nil {
 		return &apiError{http.StatusInternalServerError, "InternalError", err.Error()}
 	}
@@ -86,8 +88,8 @@ func (g *Gate) verifyWebIdentity(ctx context.Context, form url.Values) *apiError
 
 // findProvider returns the ARN and client IDs of the IAM OIDC provider for
 // an issuer host (and path), or "" when there is none.
-func (g *Gate) findProvider(ctx context.Context, host string) (string, []string, error) {
-	list, err := g.moto.iam.ListOpenIDConnectProviders(ctx, &iam.ListOpenIDConnectProvidersInput{})
+func findProvider(ctx context.Context, moto backend, host string) (string, []string, error) {
+	list, err := moto.iam.ListOpenIDConnectProviders(ctx, &iam.ListOpenIDConnectProvidersInput{})
 	if err != nil {
 		return "", nil, err
 	}
@@ -95,7 +97,7 @@ func (g *Gate) findProvider(ctx context.Context, host string) (string, []string,
 		if !strings.HasSuffix(aws.ToString(p.Arn), ":oidc-provider/"+host) {
 			continue
 		}
-		got, err := g.moto.iam.GetOpenIDConnectProvider(ctx, &iam.GetOpenIDConnectProviderInput{OpenIDConnectProviderArn: p.Arn})
+		got, err := moto.iam.GetOpenIDConnectProvider(ctx, &iam.GetOpenIDConnectProviderInput{OpenIDConnectProviderArn: p.Arn})
 		if err != nil {
 			return "", nil, err
 		}

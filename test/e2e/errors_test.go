@@ -95,9 +95,8 @@ func TestSignerKeyIsNeverReplaced(t *testing.T) {
 func TestNotBuiltYetExits2(t *testing.T) {
 	dir := exampleDir(t, nil)
 	for _, args := range [][]string{
-		{"verify"}, {"upgrade-check"}, {"destroy"},
-		{"prepare", "--dir", dir, "--credentials-requests-dir", testdata("credentialsrequests", "4.16")},
-		{"prepare", "--dir", dir, "--release-image", "quay.io/x/y:1"},
+		{"verify"}, {"upgrade-check"},
+		{"prepare", "--dir", dir, "--credentials-requests-dir", testdata("credentialsrequests", "4.16"), "--private-bucket"},
 	} {
 		res := run(t, true, args...)
 		if res.code != 2 || !strings.Contains(res.stderr, "not built yet") {
@@ -119,4 +118,18 @@ func TestHelpVersionCompletion(t *testing.T) {
 	if res := run(t, false, "completion", "bash"); res.code != 0 || !strings.Contains(res.stdout, "oc-sts") {
 		t.Errorf("completion: %d", res.code)
 	}
+}
+
+// Without AWS credentials, an online prepare fails before changing anything
+// and says how to provide them.
+func TestPrepareWithoutCredentials(t *testing.T) {
+	dir := exampleDir(t, nil)
+	before := snapshot(t, dir)
+	cmd := exec.Command("unshare", "-n", binary, "prepare", "--dir", dir, "--credentials-requests-dir", testdata("credentialsrequests", "4.16"), "--yes")
+	cmd.Env = []string{"HOME=" + t.TempDir(), "AWS_EC2_METADATA_DISABLED=true", "PATH=" + os.Getenv("PATH")}
+	res := runCmd(t, cmd)
+	if res.code != 1 || !strings.Contains(res.stderr, "no usable AWS credentials") || !strings.Contains(res.stderr, "AWS_PROFILE") {
+		t.Errorf("exit %d: %s", res.code, res.stderr)
+	}
+	sameTree(t, before, snapshot(t, dir))
 }

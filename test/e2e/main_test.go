@@ -35,6 +35,7 @@ func TestMain(m *testing.M) {
 		os.Exit(1)
 	}
 	code := m.Run()
+	stopMoto()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
@@ -52,6 +53,11 @@ func run(t *testing.T, isolated bool, args ...string) result {
 	if isolated {
 		cmd = exec.Command("unshare", append([]string{"-n", binary}, args...)...)
 	}
+	return runCmd(t, cmd)
+}
+
+func runCmd(t *testing.T, cmd *exec.Cmd) result {
+	t.Helper()
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
 	err := cmd.Run()

@@ -1,0 +1,161 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/oc-sts/oc-sts/pkg/plan"
+	"github.com/oc-sts/oc-sts/pkg/provision"
+	"github.com/oc-sts/oc-sts/pkg/statedir"
+)
+
+// DestroyOptions are the inputs of `oc sts destroy`.
+type DestroyOptions struct {
+	Name     string
+	Region   string
+	Dir      string
+	StateDir string
+	RolePath string
+	Output   string
+	awsFlags
+	genericiooptions.IOStreams
+}
+
+// NewDestroyCmd builds `oc sts destroy`.
+func NewDestroyCmd(streams genericiooptions.IOStreams) *cobra.Command {
+	o := &DestroyOptions{IOStreams: streams}
+	cmd := &cobra.Command{
+		Use:   "destroy",
+		Short: "Delete the AWS resources oc sts prepare created for a name",
+		Long: `Destroy deletes exactly the AWS resources that carry the ownership tag
+openshift.io/cloud-credential-operator/<name>=owned: the issuer bucket and its
+objects, the IAM OIDC provider and the roles with their policies. Nothing
+without that tag is touched. It exits non-zero and lists what is left when
+any deletion fails; running it again finishes the job.`,
+		Example: `  # After openshift-install destroy cluster:
+  oc sts destroy --dir ./mycluster --yes
+
+  # Without the install dir:
+  oc sts destroy --name mycluster --region us-east-1 --dry-run`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := o.Complete(); err != nil {
+				return err
+			}
+			if err := o.Validate(); err != nil {
+				return err
+			}
+			return o.Run(cmd.Context())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.Name, "name", "", "The name given to prepare (default: from the plan in --dir's state dir).")
+	f.StringVar(&o.Region, "region", "", "AWS region (default: the plan's, then $AWS_REGION).")
+	f.StringVar(&o.Dir, "dir", "", "An install dir oc sts prepared: the name, region and role path are read from its state dir.")
+	f.StringVar(&o.StateDir, "state-dir", "", "The state dir (default <dir>/"+statedir.DirName+").")
+	f.StringVar(&o.RolePath, "role-path", "", "IAM path the roles were created under (default: the plan's, else /).")
+	f.StringVar(&o.Profile, "profile", "", "AWS shared-config profile.")
+	f.BoolVar(&o.DryRun, "dry-run", false, "List what would be deleted and stop.")
+	f.BoolVarP(&o.Yes, "yes", "y", false, "Delete without asking (required when stdin is not a terminal).")
+	addOutputFlag(cmd, &o.Output)
+	return cmd
+}
+
+// Complete fills name, region and role path from a previous plan.
+func (o *DestroyOptions) Complete() error {
+	if o.StateDir == "" && o.Dir != "" {
+		o.StateDir = statedir.Default(o.Dir)
+	}
+	if o.StateDir != "" {
+		p, err := statedir.ReadPlan(o.StateDir)
+		if err != nil {
+			return err
+		}
+		if o.Name == "" {
+			o.Name = p.Name
+		}
+		if o.Region == "" {
+			o.Region = p.Region
+		}
+		if o.RolePath == "" && len(p.Roles) > 0 {
+			o.RolePath = p.Roles[0].Path
+		}
+	}
+	if o.RolePath == "" {
+		o.RolePath = "/"
+	}
+	return nil
+}
+
+// Validate checks the inputs before any AWS call.
+func (o *DestroyOptions) Validate() error {
+	if o.Name == "" {
+		return errors.New("give --name (the name prepare used) or --dir (an install dir oc sts prepared)")
+	}
+	return validateOutput(o.Output)
+}
+
+// Run finds the owned resources and deletes them.
+func (o *DestroyOptions) Run(ctx context.Context) error {
+	c, id, err := connect(ctx, o.Profile, o.Region, "")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(o.ErrOut, "Looking for resources tagged %s=%s in AWS account %s...\n", plan.OwnershipTagKey(o.Name), plan.OwnedValue, id.Account)
+	owned, err := provision.FindOwned(ctx, c, o.Name, o.RolePath)
+	if err != nil {
+		return err
+	}
+	changes := owned.Changes()
+	printChanges(o.ErrOut, changes)
+	result := destroyResult{APIVersion: plan.APIVersion, Kind: "DestroyResult", Name: o.Name, AccountID: id.Account, Changes: changes}
+	if o.DryRun || len(changes) == 0 {
+		return o.print(result)
+	}
+	if err := checkPermissions(ctx, c, id, changes, o.ErrOut); err != nil {
+		return err
+	}
+	if !o.Yes {
+		if err := confirm(o.In, o.ErrOut, fmt.Sprintf("Delete these %d resources from AWS account %s?", len(changes), id.Account)); err != nil {
+			return err
+		}
+	}
+	derr := provision.Destroy(ctx, c, owned, progressTo(o.ErrOut))
+	if left, err := provision.FindOwned(context.WithoutCancel(ctx), c, o.Name, o.RolePath); err == nil {
+		result.Left = left.Changes()
+	}
+	if derr != nil || len(result.Left) > 0 {
+		fmt.Fprintln(o.ErrOut, "Left in AWS:")
+		printChanges(o.ErrOut, result.Left)
+		o.print(result)
+		return applyError(ctx, errors.Join(derr, fmt.Errorf("%d resources are left", len(result.Left))), "oc sts destroy")
+	}
+	if err := o.print(result); err != nil {
+		return err
+	}
+	if o.Output == "" {
+		fmt.Fprintf(o.Out, "Deleted %d resources of %s from AWS account %s.\n", len(changes), o.Name, id.Account)
+	}
+	return nil
+}
+
+// destroyResult is destroy's -o json|yaml document.
+type destroyResult struct {
+	APIVersion string        `json:"apiVersion"`
+	Kind       string        `json:"kind"`
+	Name       string        `json:"name"`
+	AccountID  string        `json:"accountID"`
+	Changes    []plan.Change `json:"changes"`
+	Left       []plan.Change `json:"left,omitempty"`
+}
+
+func (o *DestroyOptions) print(r destroyResult) error {
+	if o.Output == "" {
+		return nil
+	}
+	return printObject(o.Out, o.Output, r)
+}

@@ -1,0 +1,301 @@
+package provision
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/oc-sts/oc-sts/pkg/plan"
+)
+
+// Progress receives one line per step.
+type Progress func(format string, args ...any)
+
+// Apply makes the changes. The bucket and its objects, and the provider
+// followed by the roles (their trust names the provider), are two
+// independent chains run side by side; roles are changed concurrently.
+// Every step is idempotent: after a failure or interruption, observing
+// again and re-applying converges.
+func Apply(ctx context.Context, c *Clients, p *plan.Plan, o *Observed, changes []plan.Change, progress Progress) error {
+	var bucket, objects, provider, roles []plan.Change
+	for _, ch := range changes {
+		switch ch.Resource {
+		case plan.BucketResource:
+			bucket = append(bucket, ch)
+		case plan.ObjectResource:
+			objects = append(objects, ch)
+		case plan.ProviderResource:
+			provider = append(provider, ch)
+		case plan.RoleResource:
+			roles = append(roles, ch)
+		}
+	}
+	return parallel(ctx, 2,
+		func(ctx context.Context) error {
+			for _, ch := range bucket {
+				if err := applyBucket(ctx, c, p, o, ch, progress); err != nil {
+					return err
+				}
+			}
+			var fns []func(context.Context) error
+			for _, ch := range objects {
+				fns = append(fns, func(ctx context.Context) error { return putObject(ctx, c, p, ch.Name, progress) })
+			}
+			return parallel(ctx, c.Concurrency, fns...)
+		},
+		func(ctx context.Context) error {
+			for _, ch := range provider {
+				if err := applyProvider(ctx, c, p, o, ch, progress); err != nil {
+					return err
+				}
+			}
+			var fns []func(context.Context) error
+			for _, ch := range roles {
+				fns = append(fns, func(ctx context.Context) error { return applyRole(ctx, c, p, o, ch, progress) })
+			}
+			return parallel(ctx, c.Concurrency, fns...)
+		})
+}
+
+func applyBucket(ctx context.Context, c *Clients, p *plan.Plan, o *Observed, ch plan.Change, progress Progress) error {
+	name := p.Bucket.Name
+	fields := ch.Fields
+	if ch.Action == plan.Create {
+		progress("creating S3 bucket %s", name)
+		in := &s3.CreateBucketInput{Bucket: &name}
+		if p.Bucket.Region != "us-east-1" {
+			in.CreateBucketConfiguration = &s3types.CreateBucketConfiguration{LocationConstraint: s3types.BucketLocationConstraint(p.Bucket.Region)}
+		}
+		if _, err := c.S3.CreateBucket(ctx, in); err != nil && errorCode(err) != "BucketAlreadyOwnedByYou" {
+			if errorCode(err) == "BucketAlreadyExists" {
+				return fmt.Errorf("creating S3 bucket %s: the name is taken by another AWS account; choose another --name", name)
+			}
+			return stepError("creating S3 bucket "+name, err)
+		}
+		fields = []string{plan.FieldTags, plan.FieldPublicAccessBlock, plan.FieldBucketPolicy}
+	} else {
+		progress("updating S3 bucket %s (%s)", name, strings.Join(fields, ", "))
+	}
+	for _, f := range fields {
+		var err error
+		switch f {
+		case plan.FieldTags:
+			_, err = c.S3.PutBucketTagging(ctx, &s3.PutBucketTaggingInput{Bucket: &name, Tagging: &s3types.Tagging{TagSet: s3Tags(mergeTags(o.Bucket.Tags, p.Bucket.Tags))}})
+		case plan.FieldPublicAccessBlock:
+			b := DesiredBlock(p.Bucket.Private)
+			_, err = c.S3.PutPublicAccessBlock(ctx, &s3.PutPublicAccessBlockInput{Bucket: &name, PublicAccessBlockConfiguration: &s3types.PublicAccessBlockConfiguration{
+				BlockPublicAcls: &b[0], IgnorePublicAcls: &b[1], BlockPublicPolicy: &b[2], RestrictPublicBuckets: &b[3]}})
+		case plan.FieldBucketPolicy:
+			_, err = c.S3.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: &name, Policy: aws.String(string(p.Bucket.Policy))})
+		}
+		if err != nil {
+			return stepError(fmt.Sprintf("setting the %s of S3 bucket %s", f, name), err)
+		}
+	}
+	return nil
+}
+
+func putObject(ctx context.Context, c *Clients, p *plan.Plan, key string, progress Progress) error {
+	for _, obj := range p.Bucket.Objects {
+		if obj.Key != key {
+			continue
+		}
+		progress("uploading s3://%s/%s", p.Bucket.Name, key)
+		_, err := c.S3.PutObject(ctx, &s3.PutObjectInput{Bucket: &p.Bucket.Name, Key: &obj.Key, Body: bytes.NewReader(obj.Body), ContentType: &obj.ContentType})
+		return stepError("uploading s3://"+p.Bucket.Name+"/"+key, err)
+	}
+	return nil
+}
+
+func applyProvider(ctx context.Context, c *Clients, p *plan.Plan, o *Observed, ch plan.Change, progress Progress) error {
+	want := p.OIDCProvider
+	if ch.Action == plan.Create {
+		progress("creating IAM OIDC provider for %s", want.URL)
+		_, err := c.IAM.CreateOpenIDConnectProvider(ctx, &iam.CreateOpenIDConnectProviderInput{Url: &want.URL, ClientIDList: want.ClientIDs, Tags: iamTagList(want.Tags)})
+		if errorCode(err) == "EntityAlreadyExists" {
+			return nil // created by an interrupted run; its state is checked by the next one
+		}
+		return stepError("creating the IAM OIDC provider for "+want.URL, err)
+	}
+	progress("updating IAM OIDC provider %s (%s)", want.ARN, strings.Join(ch.Fields, ", "))
+	for _, f := range ch.Fields {
+		switch f {
+		case plan.FieldClientIDs:
+			for _, id := range want.ClientIDs {
+				if slices.Contains(o.Provider.ClientIDs, id) {
+					continue
+				}
+				if _, err := c.IAM.AddClientIDToOpenIDConnectProvider(ctx, &iam.AddClientIDToOpenIDConnectProviderInput{OpenIDConnectProviderArn: &want.ARN, ClientID: aws.String(id)}); err != nil {
+					return stepError("adding client ID "+id+" to "+want.ARN, err)
+				}
+			}
+		case plan.FieldTags:
+			if _, err := c.IAM.TagOpenIDConnectProvider(ctx, &iam.TagOpenIDConnectProviderInput{OpenIDConnectProviderArn: &want.ARN, Tags: iamTagList(want.Tags)}); err != nil {
+				return stepError("tagging "+want.ARN, err)
+			}
+		}
+	}
+	return nil
+}
+
+func applyRole(ctx context.Context, c *Clients, p *plan.Plan, o *Observed, ch plan.Change, progress Progress) error {
+	if ch.Action == plan.Delete {
+		progress("deleting IAM role %s (no longer in the plan)", ch.Name)
+		return deleteRole(ctx, c, o.Roles[ch.Name])
+	}
+	var want plan.Role
+	for _, r := range p.Roles {
+		if r.Name == ch.Name {
+			want = r
+		}
+	}
+	fields := ch.Fields
+	if ch.Action == plan.Update && fields[0] == plan.FieldPath {
+		progress("re-creating IAM role %s under path %s", want.Name, want.Path)
+		if err := deleteRole(ctx, c, o.Roles[want.Name]); err != nil {
+			return err
+		}
+		ch.Action = plan.Create
+	}
+	if ch.Action == plan.Create {
+		progress("creating IAM role %s", want.Name)
+		if err := createRole(ctx, c, want); err != nil {
+			return err
+		}
+		fields = []string{plan.FieldPolicy}
+	} else {
+		progress("updating IAM role %s (%s)", want.Name, strings.Join(fields, ", "))
+	}
+	have := o.Roles[want.Name]
+	for _, f := range fields {
+		var err error
+		switch f {
+		case plan.FieldTrustPolicy:
+			err = eventually(ctx, func() error {
+				_, err := c.IAM.UpdateAssumeRolePolicy(ctx, &iam.UpdateAssumeRolePolicyInput{RoleName: &want.Name, PolicyDocument: aws.String(string(want.TrustPolicy))})
+				return err
+			}, providerNotVisible)
+		case plan.FieldPolicy:
+			err = eventually(ctx, func() error {
+				_, err := c.IAM.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: &want.Name, PolicyName: &want.PolicyName, PolicyDocument: aws.String(string(want.Policy))})
+				return err
+			}, roleNotVisible)
+		case plan.FieldExtraPolicies:
+			err = removeExtraPolicies(ctx, c, have, want.PolicyName)
+		case plan.FieldPermissionsBoundary:
+			if want.PermissionsBoundary == "" {
+				_, err = c.IAM.DeleteRolePermissionsBoundary(ctx, &iam.DeleteRolePermissionsBoundaryInput{RoleName: &want.Name})
+			} else {
+				_, err = c.IAM.PutRolePermissionsBoundary(ctx, &iam.PutRolePermissionsBoundaryInput{RoleName: &want.Name, PermissionsBoundary: &want.PermissionsBoundary})
+			}
+		case plan.FieldTags:
+			_, err = c.IAM.TagRole(ctx, &iam.TagRoleInput{RoleName: &want.Name, Tags: iamTagList(want.Tags)})
+		}
+		if err != nil {
+			return stepError(fmt.Sprintf("setting the %s of IAM role %s", f, want.Name), err)
+		}
+	}
+	return nil
+}
+
+// createRole creates the role with its trust, tags and boundary in one call,
+// so a role never exists without the ownership tag.
+func createRole(ctx context.Context, c *Clients, r plan.Role) error {
+	in := &iam.CreateRoleInput{
+		RoleName: &r.Name, Path: &r.Path, AssumeRolePolicyDocument: aws.String(string(r.TrustPolicy)), Tags: iamTagList(r.Tags),
+		Description: aws.String(fmt.Sprintf("OpenShift %s/%s (CredentialsRequest %s), managed by oc sts", r.CredentialsRequest.SecretNamespace, r.CredentialsRequest.SecretName, r.CredentialsRequest.Name)),
+	}
+	if r.PermissionsBoundary != "" {
+		in.PermissionsBoundary = &r.PermissionsBoundary
+	}
+	err := eventually(ctx, func() error {
+		_, err := c.IAM.CreateRole(ctx, in)
+		return err
+	}, providerNotVisible)
+	if errorCode(err) == "EntityAlreadyExists" {
+		return nil // created by an interrupted run or a retried call
+	}
+	return stepError("creating IAM role "+r.Name, err)
+}
+
+func removeExtraPolicies(ctx context.Context, c *Clients, have RoleState, keep string) error {
+	for name := range have.Inline {
+		if name == keep {
+			continue
+		}
+		if _, err := c.IAM.DeleteRolePolicy(ctx, &iam.DeleteRolePolicyInput{RoleName: &have.Name, PolicyName: aws.String(name)}); err != nil && errorCode(err) != "NoSuchEntity" {
+			return err
+		}
+	}
+	for _, arn := range have.Attached {
+		if _, err := c.IAM.DetachRolePolicy(ctx, &iam.DetachRolePolicyInput{RoleName: &have.Name, PolicyArn: aws.String(arn)}); err != nil && errorCode(err) != "NoSuchEntity" {
+			return err
+		}
+	}
+	return nil
+}
+
+// deleteRole removes a role's policies, then the role.
+func deleteRole(ctx context.Context, c *Clients, r RoleState) error {
+	if err := removeExtraPolicies(ctx, c, r, ""); err != nil {
+		return stepError("removing the policies of IAM role "+r.Name, err)
+	}
+	_, err := c.IAM.DeleteRole(ctx, &iam.DeleteRoleInput{RoleName: &r.Name})
+	if errorCode(err) == "NoSuchEntity" {
+		return nil
+	}
+	return stepError("deleting IAM role "+r.Name, err)
+}
+
+// providerNotVisible: IAM refuses a trust naming a provider it has just
+// created until the provider is visible to it.
+func providerNotVisible(err error) bool {
+	return errorCode(err) == "MalformedPolicyDocument" && strings.Contains(err.Error(), "Invalid principal")
+}
+
+func roleNotVisible(err error) bool { return errorCode(err) == "NoSuchEntity" }
+
+func stepError(step string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if code := errorCode(err); code == "AccessDenied" || code == "AccessDeniedException" {
+		return fmt.Errorf("%s: access denied: %w", step, err)
+	}
+	return fmt.Errorf("%s: %w", step, err)
+}
+
+func mergeTags(have map[string]string, want []plan.Tag) map[string]string {
+	out := map[string]string{}
+	for k, v := range have {
+		out[k] = v
+	}
+	for _, t := range want {
+		out[t.Key] = t.Value
+	}
+	return out
+}
+
+func s3Tags(m map[string]string) []s3types.Tag {
+	var out []s3types.Tag
+	for _, k := range sortedKeys(m) {
+		out = append(out, s3types.Tag{Key: aws.String(k), Value: aws.String(m[k])})
+	}
+	return out
+}
+
+func iamTagList(tags []plan.Tag) []iamtypes.Tag {
+	out := make([]iamtypes.Tag, 0, len(tags))
+	for _, t := range tags {
+		out = append(out, iamtypes.Tag{Key: aws.String(t.Key), Value: aws.String(t.Value)})
+	}
+	return out
+}

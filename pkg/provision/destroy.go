@@ -1,0 +1,139 @@
+package provision
+
+import (
+	"context"
+	"fmt"
+	"sort"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/oc-sts/oc-sts/pkg/plan"
+)
+
+// Owned is every resource that carries name's ownership tag.
+type Owned struct {
+	Name      string
+	Bucket    string // "" when there is no owned bucket
+	Objects   []string
+	Providers []string
+	Roles     map[string]RoleState
+}
+
+// Changes are the deletions destroy makes.
+func (o Owned) Changes() []plan.Change {
+	var out []plan.Change
+	for _, key := range o.Objects {
+		out = append(out, plan.Change{Resource: plan.ObjectResource, Name: key, Action: plan.Delete})
+	}
+	if o.Bucket != "" {
+		out = append(out, plan.Change{Resource: plan.BucketResource, Name: o.Bucket, Action: plan.Delete})
+	}
+	for _, p := range o.Providers {
+		out = append(out, plan.Change{Resource: plan.ProviderResource, Name: p, Action: plan.Delete})
+	}
+	for _, r := range sortedRoleNames(o.Roles) {
+		out = append(out, plan.Change{Resource: plan.RoleResource, Name: r, Action: plan.Delete})
+	}
+	return out
+}
+
+// FindOwned looks for name's resources by their deterministic names (the
+// bucket), the provider list (a handful per account) and the roles under
+// rolePath, keeping only those tagged as owned.
+func FindOwned(ctx context.Context, c *Clients, name, rolePath string) (Owned, error) {
+	o := Owned{Name: name}
+	key := plan.OwnershipTagKey(name)
+	err := parallel(ctx, c.Concurrency,
+		func(ctx context.Context) error {
+			b, err := observeBucket(ctx, c, plan.BucketName(name))
+			if err != nil || b.Tags[key] != plan.OwnedValue {
+				return err
+			}
+			o.Bucket = plan.BucketName(name)
+			for k := range b.Objects {
+				o.Objects = append(o.Objects, k)
+			}
+			sort.Strings(o.Objects)
+			return nil
+		},
+		func(ctx context.Context) error {
+			list, err := c.IAM.ListOpenIDConnectProviders(ctx, &iam.ListOpenIDConnectProvidersInput{})
+			if err != nil {
+				return readError("IAM OIDC providers", "iam:ListOpenIDConnectProviders", err)
+			}
+			for _, p := range list.OpenIDConnectProviderList {
+				got, err := observeProvider(ctx, c, aws.ToString(p.Arn))
+				if err != nil {
+					return err
+				}
+				if got.Tags[key] == plan.OwnedValue {
+					o.Providers = append(o.Providers, aws.ToString(p.Arn))
+				}
+			}
+			return nil
+		},
+		func(ctx context.Context) (err error) {
+			o.Roles, err = observeRoles(ctx, c, name, nil, rolePath)
+			return err
+		})
+	return o, err
+}
+
+// Destroy deletes what o holds; it returns what is left on failure.
+func Destroy(ctx context.Context, c *Clients, o Owned, progress Progress) error {
+	var roleFns []func(context.Context) error
+	for _, name := range sortedRoleNames(o.Roles) {
+		roleFns = append(roleFns, func(ctx context.Context) error {
+			progress("deleting IAM role %s", name)
+			return deleteRole(ctx, c, o.Roles[name])
+		})
+	}
+	return parallel(ctx, 3,
+		func(ctx context.Context) error { return parallel(ctx, c.Concurrency, roleFns...) },
+		func(ctx context.Context) error {
+			for _, arn := range o.Providers {
+				progress("deleting IAM OIDC provider %s", arn)
+				_, err := c.IAM.DeleteOpenIDConnectProvider(ctx, &iam.DeleteOpenIDConnectProviderInput{OpenIDConnectProviderArn: aws.String(arn)})
+				if err != nil && errorCode(err) != "NoSuchEntity" {
+					return stepError("deleting IAM OIDC provider "+arn, err)
+				}
+			}
+			return nil
+		},
+		func(ctx context.Context) error {
+			if o.Bucket == "" {
+				return nil
+			}
+			progress("deleting S3 bucket %s and its %d objects", o.Bucket, len(o.Objects))
+			if len(o.Objects) > 0 {
+				var ids []s3types.ObjectIdentifier
+				for _, k := range o.Objects {
+					ids = append(ids, s3types.ObjectIdentifier{Key: aws.String(k)})
+				}
+				out, err := c.S3.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: &o.Bucket, Delete: &s3types.Delete{Objects: ids, Quiet: aws.Bool(true)}})
+				if err != nil {
+					return stepError("emptying S3 bucket "+o.Bucket, err)
+				}
+				if len(out.Errors) > 0 {
+					return fmt.Errorf("emptying S3 bucket %s: %s: %s", o.Bucket, aws.ToString(out.Errors[0].Key), aws.ToString(out.Errors[0].Message))
+				}
+			}
+			_, err := c.S3.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: &o.Bucket})
+			if errorCode(err) == "NoSuchBucket" {
+				return nil
+			}
+			return stepError("deleting S3 bucket "+o.Bucket, err)
+		})
+}
+
+func sortedRoleNames(m map[string]RoleState) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

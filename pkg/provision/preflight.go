@@ -1,0 +1,128 @@
+package provision
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
+	"github.com/aws/aws-sdk-go-v2/service/iam"
+	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+
+	"github.com/oc-sts/oc-sts/pkg/plan"
+)
+
+// Identity is who the AWS credentials are.
+type Identity struct {
+	Account   string
+	Partition string
+	ARN       string
+}
+
+// WhoAmI asks STS and checks the caller's partition is the region's.
+func WhoAmI(ctx context.Context, c *Clients, region string) (Identity, error) {
+	out, err := c.STS.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		return Identity{}, fmt.Errorf("no usable AWS credentials (sts:GetCallerIdentity): %w; set AWS_PROFILE or --profile, or run aws sso login", err)
+	}
+	id := Identity{Account: aws.ToString(out.Account), ARN: aws.ToString(out.Arn)}
+	a, err := arn.Parse(id.ARN)
+	if err != nil {
+		return id, fmt.Errorf("STS answered an unparsable caller ARN %q", id.ARN)
+	}
+	id.Partition = a.Partition
+	want, err := plan.PartitionFor(region)
+	if err != nil {
+		return id, err
+	}
+	if want.ID != id.Partition {
+		return id, fmt.Errorf("the credentials are for partition %s (%s) but region %s is in %s: use credentials of that partition", id.Partition, id.ARN, region, want.ID)
+	}
+	return id, nil
+}
+
+// RequiredActions are the IAM actions the changes need.
+func RequiredActions(changes []plan.Change) []string {
+	set := map[string]bool{}
+	for _, ch := range changes {
+		for _, a := range actionsFor(ch) {
+			set[a] = true
+		}
+	}
+	return sortedSet(set)
+}
+
+func actionsFor(ch plan.Change) []string {
+	switch ch.Resource {
+	case plan.BucketResource:
+		if ch.Action == plan.Delete {
+			return []string{"s3:DeleteBucket", "s3:DeleteObject"}
+		}
+		return []string{"s3:CreateBucket", "s3:PutBucketTagging", "s3:PutBucketPublicAccessBlock", "s3:PutBucketPolicy"}
+	case plan.ObjectResource:
+		return []string{"s3:PutObject"}
+	case plan.ProviderResource:
+		return []string{"iam:CreateOpenIDConnectProvider", "iam:TagOpenIDConnectProvider", "iam:AddClientIDToOpenIDConnectProvider"}
+	case plan.RoleResource:
+		if ch.Action == plan.Delete {
+			return []string{"iam:DeleteRole", "iam:DeleteRolePolicy"}
+		}
+		return []string{"iam:CreateRole", "iam:TagRole", "iam:PutRolePolicy", "iam:UpdateAssumeRolePolicy"}
+	}
+	return nil
+}
+
+// MissingPermissions asks IAM's policy simulator which actions the caller
+// may not perform. ok is false when the simulator cannot be used (denied,
+// the root user, an unknown principal): the caller then just proceeds.
+func MissingPermissions(ctx context.Context, c *Clients, id Identity, actions []string) (missing []string, ok bool) {
+	principal, ok := simulatorPrincipal(ctx, c, id)
+	if !ok || len(actions) == 0 {
+		return nil, ok
+	}
+	out, err := c.IAM.SimulatePrincipalPolicy(ctx, &iam.SimulatePrincipalPolicyInput{PolicySourceArn: &principal, ActionNames: actions})
+	if err != nil {
+		return nil, false
+	}
+	for _, r := range out.EvaluationResults {
+		if r.EvalDecision != iamtypes.PolicyEvaluationDecisionTypeAllowed {
+			missing = append(missing, aws.ToString(r.EvalActionName))
+		}
+	}
+	slices.Sort(missing)
+	return missing, true
+}
+
+// simulatorPrincipal maps the caller to the IAM user or role the simulator
+// takes: an assumed-role session becomes its role (looked up for its path).
+func simulatorPrincipal(ctx context.Context, c *Clients, id Identity) (string, bool) {
+	a, err := arn.Parse(id.ARN)
+	if err != nil {
+		return "", false
+	}
+	kind, rest, _ := strings.Cut(a.Resource, "/")
+	switch kind {
+	case "user":
+		return fmt.Sprintf("arn:%s:iam::%s:user/%s", a.Partition, a.AccountID, rest), true
+	case "assumed-role":
+		role, _, _ := strings.Cut(rest, "/")
+		got, err := c.IAM.GetRole(ctx, &iam.GetRoleInput{RoleName: &role})
+		if err != nil {
+			return "", false
+		}
+		return aws.ToString(got.Role.Arn), true
+	}
+	return "", false // root, federated users: nothing to simulate
+}
+
+func sortedSet(set map[string]bool) []string {
+	out := make([]string, 0, len(set))
+	for k := range set {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
+}
