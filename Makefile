@@ -8,7 +8,7 @@ DEMO_DIR ?= $(CURDIR)/bin/demo
 FUZZTIME ?= 20s
 PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
 
-.PHONY: build demo test vet fuzz dist clean aws-world
+.PHONY: build demo test vet fuzz bench dist clean aws-world
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/oc-sts ./cmd/oc-sts
@@ -35,6 +35,11 @@ test: vet
 # The AWS test world as a program (moto_server behind the gate), for scripts.
 aws-world:
 	$(GO) build -o bin/aws-world ./test/cmd/aws-world
+
+# prepare, a converged re-run and destroy on the AWS test world with
+# BENCH_LATENCY (default 50ms) per call: wall time, calls, critical path.
+bench:
+	$(GO) test ./test/e2e -run '^$$' -bench BenchmarkAWS -benchtime 1x
 
 # Run each fuzz target for FUZZTIME.
 fuzz:

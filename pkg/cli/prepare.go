@@ -20,7 +20,11 @@ import (
 	"github.com/oc-sts/oc-sts/pkg/statedir"
 )
 
-const prepareExample = `  # Render everything offline, for an AWS admin to apply with the generated script:
+const prepareExample = `  # Show what AWS needs, then create it and prepare the install dir:
+  oc sts prepare --dir ./mycluster --dry-run
+  oc sts prepare --dir ./mycluster --yes
+
+  # Render everything offline, for an AWS admin to apply with the generated script:
   oc sts prepare --dir ./mycluster --credentials-requests-dir ./credreqs \
     --offline --account-id 123456789012
 
@@ -71,7 +75,12 @@ CredentialsRequest. It then writes into the install dir the credentials Secrets,
 manifests/cluster-authentication-02-config.yaml, tls/bound-service-account-signing-key.key,
 and sets credentialsMode: Manual in install-config.yaml, keeping every comment.
 
-With --offline no network call is made: the plan is written to the state dir as
+Online (the default) it compares the AWS account with the plan, shows the changes
+(+ create, ~ update, - delete), and once confirmed (--yes) applies only those,
+then writes the install dir. Re-running converges: drift is repaired, nothing
+oc sts does not own is touched, and a run with nothing to change changes nothing.
+
+With --offline no AWS call is made: the plan is written to the state dir as
 plan.json and as a runnable aws CLI script (aws/apply.sh) for an AWS admin.
 An existing signer key is always reused. Every write is atomic.`,
 		Example: prepareExample,

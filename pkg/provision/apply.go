@@ -40,12 +40,25 @@ func Apply(ctx context.Context, c *Clients, p *plan.Plan, o *Observed, changes [
 	}
 	return parallel(ctx, 2,
 		func(ctx context.Context) error {
-			for _, ch := range bucket {
-				if err := applyBucket(ctx, c, p, o, ch, progress); err != nil {
-					return err
+			// Tags, objects and the access settings need only the bucket;
+			// the public policy needs the public access block relaxed first.
+			fns := []func(context.Context) error{}
+			if len(bucket) > 0 {
+				ch := bucket[0]
+				if ch.Action == plan.Create {
+					if err := createBucket(ctx, c, p, progress); err != nil {
+						return err
+					}
+					ch.Fields = []string{plan.FieldTags, plan.FieldPublicAccessBlock, plan.FieldBucketPolicy}
+				} else {
+					progress("updating S3 bucket %s (%s)", p.Bucket.Name, strings.Join(ch.Fields, ", "))
 				}
+				fns = append(fns,
+					func(ctx context.Context) error { return setBucket(ctx, c, p, o, ch.Fields, plan.FieldTags) },
+					func(ctx context.Context) error {
+						return setBucket(ctx, c, p, o, ch.Fields, plan.FieldPublicAccessBlock, plan.FieldBucketPolicy)
+					})
 			}
-			var fns []func(context.Context) error
 			for _, ch := range objects {
 				fns = append(fns, func(ctx context.Context) error { return putObject(ctx, c, p, ch.Name, progress) })
 			}
@@ -65,26 +78,30 @@ func Apply(ctx context.Context, c *Clients, p *plan.Plan, o *Observed, changes [
 		})
 }
 
-func applyBucket(ctx context.Context, c *Clients, p *plan.Plan, o *Observed, ch plan.Change, progress Progress) error {
+func createBucket(ctx context.Context, c *Clients, p *plan.Plan, progress Progress) error {
 	name := p.Bucket.Name
-	fields := ch.Fields
-	if ch.Action == plan.Create {
-		progress("creating S3 bucket %s", name)
-		in := &s3.CreateBucketInput{Bucket: &name}
-		if p.Bucket.Region != "us-east-1" {
-			in.CreateBucketConfiguration = &s3types.CreateBucketConfiguration{LocationConstraint: s3types.BucketLocationConstraint(p.Bucket.Region)}
-		}
-		if _, err := c.S3.CreateBucket(ctx, in); err != nil && errorCode(err) != "BucketAlreadyOwnedByYou" {
-			if errorCode(err) == "BucketAlreadyExists" {
-				return fmt.Errorf("creating S3 bucket %s: the name is taken by another AWS account; choose another --name", name)
-			}
-			return stepError("creating S3 bucket "+name, err)
-		}
-		fields = []string{plan.FieldTags, plan.FieldPublicAccessBlock, plan.FieldBucketPolicy}
-	} else {
-		progress("updating S3 bucket %s (%s)", name, strings.Join(fields, ", "))
+	progress("creating S3 bucket %s", name)
+	in := &s3.CreateBucketInput{Bucket: &name}
+	if p.Bucket.Region != "us-east-1" {
+		in.CreateBucketConfiguration = &s3types.CreateBucketConfiguration{LocationConstraint: s3types.BucketLocationConstraint(p.Bucket.Region)}
 	}
-	for _, f := range fields {
+	_, err := c.S3.CreateBucket(ctx, in)
+	switch errorCode(err) {
+	case "BucketAlreadyOwnedByYou":
+		return nil
+	case "BucketAlreadyExists":
+		return fmt.Errorf("creating S3 bucket %s: the name is taken by another AWS account; choose another --name", name)
+	}
+	return stepError("creating S3 bucket "+name, err)
+}
+
+// setBucket applies, in order, those of steps that fields name.
+func setBucket(ctx context.Context, c *Clients, p *plan.Plan, o *Observed, fields []string, steps ...string) error {
+	name := p.Bucket.Name
+	for _, f := range steps {
+		if !slices.Contains(fields, f) {
+			continue
+		}
 		var err error
 		switch f {
 		case plan.FieldTags:

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -69,57 +70,70 @@ func Observe(ctx context.Context, c *Clients, p *plan.Plan) (*Observed, error) {
 	return o, err
 }
 
+// observeBucket reads the bucket's settings side by side; any of them
+// answering NoSuchBucket means there is no bucket.
 func observeBucket(ctx context.Context, c *Clients, bucket string) (BucketState, error) {
-	b := BucketState{Tags: map[string]string{}, Objects: map[string]string{}}
-	tags, err := c.S3.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: &bucket})
-	switch code := errorCode(err); {
-	case code == "NoSuchBucket":
-		return b, nil
-	case err == nil:
-		for _, t := range tags.TagSet {
-			b.Tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+	b := BucketState{Exists: true, Tags: map[string]string{}, Objects: map[string]string{}}
+	var mu sync.Mutex
+	missing := func(err error) bool {
+		if errorCode(err) != "NoSuchBucket" {
+			return false
 		}
-	case code != "NoSuchTagSet":
-		return b, readError("the S3 bucket "+bucket, "s3:GetBucketTagging", err)
+		mu.Lock()
+		b.Exists = false
+		mu.Unlock()
+		return true
 	}
-	b.Exists = true
-	err = parallel(ctx, 3,
-		func(ctx context.Context) error {
+	read := func(permission string, call func(context.Context) error, absent string) func(context.Context) error {
+		return func(ctx context.Context) error {
+			err := call(ctx)
+			if err == nil || missing(err) || errorCode(err) == absent {
+				return nil
+			}
+			return readError("the S3 bucket "+bucket, permission, err)
+		}
+	}
+	err := parallel(ctx, 4,
+		read("s3:GetBucketTagging", func(ctx context.Context) error {
+			out, err := c.S3.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: &bucket})
+			if err == nil {
+				for _, t := range out.TagSet {
+					b.Tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
+				}
+			}
+			return err
+		}, "NoSuchTagSet"),
+		read("s3:GetBucketPublicAccessBlock", func(ctx context.Context) error {
 			out, err := c.S3.GetPublicAccessBlock(ctx, &s3.GetPublicAccessBlockInput{Bucket: &bucket})
-			if errorCode(err) == "NoSuchPublicAccessBlockConfiguration" {
-				return nil
+			if err == nil {
+				pab := out.PublicAccessBlockConfiguration
+				b.Block = [4]bool{aws.ToBool(pab.BlockPublicAcls), aws.ToBool(pab.IgnorePublicAcls), aws.ToBool(pab.BlockPublicPolicy), aws.ToBool(pab.RestrictPublicBuckets)}
 			}
-			if err != nil {
-				return readError("the S3 bucket "+bucket, "s3:GetBucketPublicAccessBlock", err)
-			}
-			pab := out.PublicAccessBlockConfiguration
-			b.Block = [4]bool{aws.ToBool(pab.BlockPublicAcls), aws.ToBool(pab.IgnorePublicAcls), aws.ToBool(pab.BlockPublicPolicy), aws.ToBool(pab.RestrictPublicBuckets)}
-			return nil
-		},
-		func(ctx context.Context) error {
+			return err
+		}, "NoSuchPublicAccessBlockConfiguration"),
+		read("s3:GetBucketPolicy", func(ctx context.Context) error {
 			out, err := c.S3.GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: &bucket})
-			if errorCode(err) == "NoSuchBucketPolicy" {
-				return nil
+			if err == nil {
+				b.Policy = aws.ToString(out.Policy)
 			}
-			if err != nil {
-				return readError("the S3 bucket "+bucket, "s3:GetBucketPolicy", err)
-			}
-			b.Policy = aws.ToString(out.Policy)
-			return nil
-		},
-		func(ctx context.Context) error {
+			return err
+		}, "NoSuchBucketPolicy"),
+		read("s3:ListBucket", func(ctx context.Context) error {
 			pages := s3.NewListObjectsV2Paginator(c.S3, &s3.ListObjectsV2Input{Bucket: &bucket})
 			for pages.HasMorePages() {
 				out, err := pages.NextPage(ctx)
 				if err != nil {
-					return readError("the S3 bucket "+bucket, "s3:ListBucket", err)
+					return err
 				}
 				for _, obj := range out.Contents {
 					b.Objects[aws.ToString(obj.Key)] = strings.Trim(aws.ToString(obj.ETag), `"`)
 				}
 			}
 			return nil
-		})
+		}, ""))
+	if !b.Exists {
+		return BucketState{Tags: map[string]string{}, Objects: map[string]string{}}, err
+	}
 	return b, err
 }
 

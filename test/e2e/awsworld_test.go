@@ -40,7 +40,7 @@ type world struct {
 	direct aws.Config // straight to moto, for the test's own reads and drift
 }
 
-func newWorld(t *testing.T) *world {
+func newWorld(t testing.TB) *world {
 	t.Helper()
 	motoOnce.Do(func() { moto, motoErr = awsworld.StartMoto(context.Background()) })
 	if motoErr != nil {
@@ -67,14 +67,14 @@ func newWorld(t *testing.T) *world {
 }
 
 // ocSTS runs the binary against the world.
-func (w *world) ocSTS(t *testing.T, args ...string) result {
+func (w *world) ocSTS(t testing.TB, args ...string) result {
 	t.Helper()
 	cmd := exec.Command(binary, args...)
 	cmd.Env = w.env
 	return runCmd(t, cmd)
 }
 
-func (w *world) prepare(t *testing.T, dir, crDir string, extra ...string) result {
+func (w *world) prepare(t testing.TB, dir, crDir string, extra ...string) result {
 	t.Helper()
 	return w.ocSTS(t, append([]string{"prepare", "--dir", dir, "--credentials-requests-dir", crDir, "--yes"}, extra...)...)
 }
@@ -97,7 +97,7 @@ func (w *world) s3() *s3.Client {
 
 // state renders everything in the account a user would look at, read
 // straight from moto: roles with trust, policies and tags, providers, buckets.
-func (w *world) state(t *testing.T) string {
+func (w *world) state(t testing.TB) string {
 	t.Helper()
 	ctx := context.Background()
 	var lines []string

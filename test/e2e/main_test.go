@@ -47,7 +47,7 @@ type result struct {
 
 // run executes oc-sts; with isolated set it runs in a network namespace of
 // its own, where any network call fails.
-func run(t *testing.T, isolated bool, args ...string) result {
+func run(t testing.TB, isolated bool, args ...string) result {
 	t.Helper()
 	cmd := exec.Command(binary, args...)
 	if isolated {
@@ -56,7 +56,7 @@ func run(t *testing.T, isolated bool, args ...string) result {
 	return runCmd(t, cmd)
 }
 
-func runCmd(t *testing.T, cmd *exec.Cmd) result {
+func runCmd(t testing.TB, cmd *exec.Cmd) result {
 	t.Helper()
 	var out, errOut bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errOut
@@ -77,7 +77,7 @@ func testdata(parts ...string) string {
 
 // exampleDir copies the bundled example install dir, optionally replacing
 // its install-config.yaml.
-func exampleDir(t *testing.T, installConfig []byte) string {
+func exampleDir(t testing.TB, installConfig []byte) string {
 	t.Helper()
 	dir := t.TempDir()
 	if installConfig == nil {
@@ -94,7 +94,7 @@ func exampleDir(t *testing.T, installConfig []byte) string {
 }
 
 // snapshot maps every path under dir to its mode and content hash.
-func snapshot(t *testing.T, dir string) map[string]string {
+func snapshot(t testing.TB, dir string) map[string]string {
 	t.Helper()
 	out := map[string]string{}
 	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {

@@ -24,7 +24,7 @@ import (
 	"github.com/oc-sts/oc-sts/test/awsworld"
 )
 
-func readPlan(t *testing.T, dir string) *plan.Plan {
+func readPlan(t testing.TB, dir string) *plan.Plan {
 	t.Helper()
 	p, err := statedir.ReadPlan(statedir.Default(dir))
 	if err != nil {
