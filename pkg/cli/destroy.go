@@ -42,15 +42,7 @@ any deletion fails; running it again finishes the job.`,
   # Without the install dir:
   oc sts destroy --name mycluster --region us-east-1 --dry-run`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := o.Complete(); err != nil {
-				return err
-			}
-			if err := o.Validate(); err != nil {
-				return err
-			}
-			return o.Run(cmd.Context())
-		},
+		RunE: runOptions(o),
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.Name, "name", "", "The name given to prepare (default: from the plan in --dir's state dir).")

@@ -3,6 +3,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 
@@ -65,4 +66,24 @@ func NewRootCmd(streams genericiooptions.IOStreams) *cobra.Command {
 		NewVersionCmd(streams),
 	)
 	return cmd
+}
+
+// options is the kubectl-style life of a command: complete from the
+// environment, validate, run.
+type options interface {
+	Complete() error
+	Validate() error
+	Run(ctx context.Context) error
+}
+
+func runOptions(o options) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, _ []string) error {
+		if err := o.Complete(); err != nil {
+			return err
+		}
+		if err := o.Validate(); err != nil {
+			return err
+		}
+		return o.Run(cmd.Context())
+	}
 }

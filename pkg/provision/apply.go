@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -303,7 +304,7 @@ func mergeTags(have map[string]string, want []plan.Tag) map[string]string {
 
 func s3Tags(m map[string]string) []s3types.Tag {
 	var out []s3types.Tag
-	for _, k := range sortedKeys(m) {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		out = append(out, s3types.Tag{Key: aws.String(k), Value: aws.String(m[k])})
 	}
 	return out

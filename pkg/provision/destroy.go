@@ -3,6 +3,8 @@ package provision
 import (
 	"context"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -34,7 +36,7 @@ func (o Owned) Changes() []plan.Change {
 	for _, p := range o.Providers {
 		out = append(out, plan.Change{Resource: plan.ProviderResource, Name: p, Action: plan.Delete})
 	}
-	for _, r := range sortedRoleNames(o.Roles) {
+	for _, r := range slices.Sorted(maps.Keys(o.Roles)) {
 		out = append(out, plan.Change{Resource: plan.RoleResource, Name: r, Action: plan.Delete})
 	}
 	return out
@@ -85,7 +87,7 @@ func FindOwned(ctx context.Context, c *Clients, name, rolePath string) (Owned, e
 // Destroy deletes what o holds; it returns what is left on failure.
 func Destroy(ctx context.Context, c *Clients, o Owned, progress Progress) error {
 	var roleFns []func(context.Context) error
-	for _, name := range sortedRoleNames(o.Roles) {
+	for _, name := range slices.Sorted(maps.Keys(o.Roles)) {
 		roleFns = append(roleFns, func(ctx context.Context) error {
 			progress("deleting IAM role %s", name)
 			return deleteRole(ctx, c, o.Roles[name])
@@ -127,13 +129,4 @@ func Destroy(ctx context.Context, c *Clients, o Owned, progress Progress) error 
 			}
 			return stepError("deleting S3 bucket "+o.Bucket, err)
 		})
-}
-
-func sortedRoleNames(m map[string]RoleState) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -3,6 +3,7 @@ package provision
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
@@ -52,7 +53,7 @@ func RequiredActions(changes []plan.Change) []string {
 			set[a] = true
 		}
 	}
-	return sortedSet(set)
+	return slices.Sorted(maps.Keys(set))
 }
 
 func actionsFor(ch plan.Change) []string {
@@ -116,13 +117,4 @@ func simulatorPrincipal(ctx context.Context, c *Clients, id Identity) (string, b
 		return aws.ToString(got.Role.Arn), true
 	}
 	return "", false // root, federated users: nothing to simulate
-}
-
-func sortedSet(set map[string]bool) []string {
-	out := make([]string, 0, len(set))
-	for k := range set {
-		out = append(out, k)
-	}
-	slices.Sort(out)
-	return out
 }
