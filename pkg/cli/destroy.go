@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -21,6 +22,7 @@ type DestroyOptions struct {
 	StateDir string
 	RolePath string
 	Output   string
+	Wait     time.Duration
 	awsFlags
 	genericiooptions.IOStreams
 }
@@ -33,7 +35,9 @@ func NewDestroyCmd(streams genericiooptions.IOStreams) *cobra.Command {
 		Short: "Delete the AWS resources oc sts prepare created for a name",
 		Long: `Destroy deletes exactly the AWS resources that carry the ownership tag
 openshift.io/cloud-credential-operator/<name>=owned: the issuer bucket and its
-objects, the IAM OIDC provider and the roles with their policies. Nothing
+objects, a private issuer's CloudFront distribution (disabled, then deleted once
+that has deployed) and its origin access control, the IAM OIDC provider and the
+roles with their policies. Nothing
 without that tag is touched. It exits non-zero and lists what is left when
 any deletion fails; running it again finishes the job.`,
 		Example: `  # After openshift-install destroy cluster:
@@ -53,6 +57,7 @@ any deletion fails; running it again finishes the job.`,
 	f.StringVar(&o.Profile, "profile", "", "AWS shared-config profile.")
 	f.BoolVar(&o.DryRun, "dry-run", false, "List what would be deleted and stop.")
 	f.BoolVarP(&o.Yes, "yes", "y", false, "Delete without asking (required when stdin is not a terminal).")
+	f.DurationVar(&o.Wait, "wait-timeout", 30*time.Minute, "How long to wait for a CloudFront distribution to be disabled before it can be deleted.")
 	addOutputFlag(cmd, &o.Output)
 	return cmd
 }
@@ -116,7 +121,7 @@ func (o *DestroyOptions) Run(ctx context.Context) error {
 			return err
 		}
 	}
-	derr := provision.Destroy(ctx, c, owned, progressTo(o.ErrOut))
+	derr := provision.Destroy(ctx, c, owned, o.Wait, progressTo(o.ErrOut))
 	if left, err := provision.FindOwned(context.WithoutCancel(ctx), c, o.Name, o.RolePath); err == nil {
 		result.Left = left.Changes()
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -55,6 +56,7 @@ type PrepareOptions struct {
 	Output                 string
 	Verbose                bool
 	Prune                  bool
+	WaitTimeout            time.Duration
 	awsFlags
 
 	installDir *installdir.Dir
@@ -106,6 +108,7 @@ An existing signer key is always reused. Every write is atomic.`,
 	f.StringVar(&o.Profile, "profile", "", "AWS shared-config profile (default: $AWS_PROFILE, then the default credential chain).")
 	f.BoolVar(&o.DryRun, "dry-run", false, "Show the changes AWS needs and stop: nothing is created and the install dir is not written.")
 	f.BoolVarP(&o.Yes, "yes", "y", false, "Apply the changes without asking (required when stdin is not a terminal).")
+	f.DurationVar(&o.WaitTimeout, "wait-timeout", 20*time.Minute, "With --private-bucket, how long to wait for the CloudFront distribution to deploy.")
 	f.BoolVar(&o.Prune, "prune", false, "Also delete the roles oc sts created for CredentialsRequests this release no longer has.")
 	addOutputFlag(cmd, &o.Output)
 	cmd.MarkFlagDirname("dir")
@@ -144,8 +147,8 @@ func (o *PrepareOptions) Validate() error {
 	switch {
 	case o.ReleaseImage != "" && o.CredentialsRequestsDir != "":
 		return errors.New("give either --release-image or --credentials-requests-dir, not both")
-	case o.PrivateBucket:
-		return errNotBuilt("--private-bucket (the CloudFront distribution is created online)")
+	case o.PrivateBucket && o.Offline:
+		return errors.New("--private-bucket needs the CloudFront distribution's domain, known only once it is created: it cannot be combined with --offline")
 	case o.Offline && o.AccountID == "":
 		return errors.New("--account-id is required with --offline: the role and provider ARNs name the account")
 	case o.Offline && (o.DryRun || o.Prune || o.Profile != ""):
@@ -242,18 +245,19 @@ func (o *PrepareOptions) runOnline(ctx context.Context, in plan.Input, signer *o
 		return err
 	}
 	in.AccountID = id.Account
-	p, err := plan.Build(in)
+	var dist *provision.Distribution
+	if o.PrivateBucket {
+		if dist, err = o.distribution(ctx, c, &in); err != nil {
+			return err
+		}
+	}
+	p, observed, err := o.observe(ctx, c, id, in)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(o.ErrOut, "Comparing AWS account %s (%s) with the plan for %s...\n", id.Account, id.ARN, p.Issuer.URL)
-	observed, err := provision.Observe(ctx, c, p)
-	if err != nil {
-		return err
-	}
-	p.Changes, err = provision.Diff(p, observed, o.Prune)
-	if err != nil {
-		return fmt.Errorf("%w\n(nothing was changed)", err)
+	if o.PrivateBucket && dist == nil {
+		p.Changes = append([]plan.Change{{Resource: plan.DistributionResource, Name: "for " + p.Bucket.Name, Action: plan.Create}}, p.Changes...)
+		fmt.Fprintln(o.ErrOut, "  + cloudfront-distribution (new: the issuer URL is its domain, known once it is created)")
 	}
 	printChanges(o.ErrOut, p.Changes)
 	if stale := provision.Stale(p, observed); len(stale) > 0 && !o.Prune {
@@ -279,9 +283,62 @@ func (o *PrepareOptions) runOnline(ctx context.Context, in plan.Input, signer *o
 			return err
 		}
 		fmt.Fprintln(o.ErrOut, "Applying:")
+		if o.PrivateBucket && dist == nil {
+			// The issuer is the new distribution's domain: plan again with it.
+			if dist, err = provision.CreateDistribution(ctx, c, o.Name, o.Region, p.Bucket.Tags, progressTo(o.ErrOut)); err != nil {
+				return applyError(ctx, err, "oc sts prepare")
+			}
+			in.CloudFrontDomain, in.DistributionARN = dist.Domain, dist.ARN
+			if p, observed, err = o.observe(ctx, c, id, in); err != nil {
+				return applyError(ctx, err, "oc sts prepare")
+			}
+		}
 		if err := provision.Apply(ctx, c, p, observed, p.Changes, progressTo(o.ErrOut)); err != nil {
 			return applyError(ctx, err, "oc sts prepare")
 		}
 	}
+	if dist != nil {
+		if err := provision.WaitDeployed(ctx, c, dist.ID, o.WaitTimeout, progressTo(o.ErrOut)); err != nil {
+			return applyError(ctx, err, "oc sts prepare")
+		}
+	}
 	return o.write(p, signer)
+}
+
+// observe builds the plan and diffs AWS against it.
+func (o *PrepareOptions) observe(ctx context.Context, c *provision.Clients, id provision.Identity, in plan.Input) (*plan.Plan, *provision.Observed, error) {
+	p, err := plan.Build(in)
+	if err != nil {
+		return nil, nil, err
+	}
+	fmt.Fprintf(o.ErrOut, "Comparing AWS account %s (%s) with the plan for %s...\n", id.Account, id.ARN, p.Issuer.URL)
+	observed, err := provision.Observe(ctx, c, p)
+	if err != nil {
+		return nil, nil, err
+	}
+	if p.Changes, err = provision.Diff(p, observed, o.Prune); err != nil {
+		return nil, nil, fmt.Errorf("%w\n(nothing was changed)", err)
+	}
+	return p, observed, nil
+}
+
+// distribution finds the private issuer's distribution and points the plan
+// input at it; until it exists the plan names a placeholder domain.
+func (o *PrepareOptions) distribution(ctx context.Context, c *provision.Clients, in *plan.Input) (*provision.Distribution, error) {
+	if err := provision.PrivateIssuerSupported(o.Region); err != nil {
+		return nil, err
+	}
+	in.IssuerKind = plan.PrivateCloudFront
+	hint := ""
+	if prev, err := statedir.ReadPlan(o.StateDir); err == nil {
+		hint = prev.Issuer.HostPath
+	}
+	d, err := provision.FindDistribution(ctx, c, o.Name, hint)
+	if err != nil || d == nil {
+		part, _ := plan.PartitionFor(o.Region)
+		in.CloudFrontDomain, in.DistributionARN = "new-distribution.cloudfront.net", "arn:"+part.ID+":cloudfront::"+in.AccountID+":distribution/NEW"
+		return nil, err
+	}
+	in.CloudFrontDomain, in.DistributionARN = d.Domain, d.ARN
+	return d, nil
 }

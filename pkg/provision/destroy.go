@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"sort"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -22,6 +23,8 @@ type Owned struct {
 	Objects   []string
 	Providers []string
 	Roles     map[string]RoleState
+	// Distribution serves a private issuer; nil for a public one.
+	Distribution *Distribution
 }
 
 // Changes are the deletions destroy makes.
@@ -32,6 +35,9 @@ func (o Owned) Changes() []plan.Change {
 	}
 	if o.Bucket != "" {
 		out = append(out, plan.Change{Resource: plan.BucketResource, Name: o.Bucket, Action: plan.Delete})
+	}
+	if o.Distribution != nil {
+		out = append(out, plan.Change{Resource: plan.DistributionResource, Name: o.Distribution.ID + " (" + o.Distribution.Domain + ")", Action: plan.Delete})
 	}
 	for _, p := range o.Providers {
 		out = append(out, plan.Change{Resource: plan.ProviderResource, Name: p, Action: plan.Delete})
@@ -80,12 +86,20 @@ func FindOwned(ctx context.Context, c *Clients, name, rolePath string) (Owned, e
 		func(ctx context.Context) (err error) {
 			o.Roles, err = observeRoles(ctx, c, name, nil, rolePath)
 			return err
+		},
+		func(ctx context.Context) (err error) {
+			if PrivateIssuerSupported(c.CloudFront.Options().Region) != nil {
+				return nil
+			}
+			o.Distribution, err = FindDistribution(ctx, c, name, "")
+			return err
 		})
 	return o, err
 }
 
-// Destroy deletes what o holds; it returns what is left on failure.
-func Destroy(ctx context.Context, c *Clients, o Owned, progress Progress) error {
+// Destroy deletes what o holds, waiting at most wait for a distribution
+// to be disabled.
+func Destroy(ctx context.Context, c *Clients, o Owned, wait time.Duration, progress Progress) error {
 	var roleFns []func(context.Context) error
 	for _, name := range slices.Sorted(maps.Keys(o.Roles)) {
 		roleFns = append(roleFns, func(ctx context.Context) error {
@@ -93,8 +107,14 @@ func Destroy(ctx context.Context, c *Clients, o Owned, progress Progress) error 
 			return deleteRole(ctx, c, o.Roles[name])
 		})
 	}
-	return parallel(ctx, 3,
+	return parallel(ctx, 4,
 		func(ctx context.Context) error { return parallel(ctx, c.Concurrency, roleFns...) },
+		func(ctx context.Context) error {
+			if o.Distribution == nil {
+				return nil
+			}
+			return DeleteDistribution(ctx, c, o.Name, o.Distribution, wait, progress)
+		},
 		func(ctx context.Context) error {
 			for _, arn := range o.Providers {
 				progress("deleting IAM OIDC provider %s", arn)

@@ -13,14 +13,37 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
 )
 
-// CloudFront where moto differs: a distribution is Deployed the moment it
+// CloudFront where moto differs: moto writes distribution ARNs without the
+// empty region field (arn:aws:cloudfront:ACCOUNT:… instead of AWS's
+// arn:aws:cloudfront::ACCOUNT:…; here they are AWS's both ways); a distribution is Deployed the moment it
 // is created or changed (here it stays InProgress for the deploy delay, and
 // cannot be deleted until deployed); moto drops an origin's
 // OriginAccessControlId (here it is kept and shown); moto serves no content
 // (here the distribution's domain serves its S3 origin, through origin
 // access control when the bucket policy grants it).
 
-var distributionPathRE = regexp.MustCompile(`^/[0-9-]+/distribution/([A-Z0-9]+)(/config)?$`)
+var (
+	distributionPathRE = regexp.MustCompile(`^/[0-9-]+/distribution/([A-Z0-9]+)(/config)?$`)
+	motoARNRE          = regexp.MustCompile(`arn:(aws[a-z-]*):cloudfront:([0-9]{12}):`)
+	awsARNRE           = regexp.MustCompile(`arn:(aws[a-z-]*):cloudfront::([0-9]{12}):`)
+)
+
+// awsARN writes moto's CloudFront ARNs as AWS does.
+func awsARN(b []byte) []byte { return motoARNRE.ReplaceAll(b, []byte("arn:$1:cloudfront::$2:")) }
+
+// toMotoARNs rewrites AWS's CloudFront ARNs in a request's query for moto.
+func toMotoARNs(r *http.Request) {
+	if !awsARNRE.MatchString(r.URL.Query().Encode()) && !strings.Contains(r.URL.RawQuery, "cloudfront%3A%3A") {
+		return
+	}
+	q := r.URL.Query()
+	for _, vs := range q {
+		for i, v := range vs {
+			vs[i] = awsARNRE.ReplaceAllString(v, "arn:$1:cloudfront:$2:")
+		}
+	}
+	r.URL.RawQuery = q.Encode()
+}
 
 func (g *Gate) cloudFrontGuards(r *http.Request) *apiError {
 	m := distributionPathRE.FindStringSubmatch(r.URL.Path)
@@ -43,13 +66,14 @@ var (
 )
 
 func (g *Gate) afterCloudFront(resp *http.Response, reqBody []byte) error {
-	if resp.StatusCode >= 300 {
-		return nil
-	}
 	body, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if err != nil {
 		return err
+	}
+	body = awsARN(body)
+	if resp.StatusCode >= 300 {
+		return g.replaceBody(resp, body)
 	}
 	m := distributionPathRE.FindStringSubmatch(resp.Request.URL.Path)
 	var id string
@@ -175,7 +199,7 @@ func (g *Gate) cloudFrontServe(w http.ResponseWriter, r *http.Request, host, key
 			who:      principal{"Service", "cloudfront.amazonaws.com"},
 			action:   s3Action(r.Method, key),
 			resource: s3ARN(a.partition, bucket, key),
-			context:  map[string][]string{"AWS:SourceArn": {aws.ToString(sum.ARN)}},
+			context:  map[string][]string{"AWS:SourceArn": {string(awsARN([]byte(aws.ToString(sum.ARN))))}},
 		}
 		if a.policy.decide(req) != allowed {
 			accessDenied.write(w, "s3")

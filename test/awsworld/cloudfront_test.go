@@ -42,6 +42,13 @@ func TestCloudFrontPrivateIssuer(t *testing.T) {
 		t.Fatal(err)
 	}
 	id := d.Distribution.Id
+	if arn := aws.ToString(d.Distribution.ARN); arn != "arn:aws:cloudfront::123456789012:distribution/"+aws.ToString(id) {
+		t.Errorf("distribution ARN %s is not in AWS's form", arn)
+	}
+	tags, err := cf.ListTagsForResource(ctx, &cloudfront.ListTagsForResourceInput{Resource: d.Distribution.ARN})
+	if err != nil || tags.Tags == nil {
+		t.Errorf("tags by AWS's ARN: %v", err)
+	}
 	status := func() string {
 		got, err := cf.GetDistribution(ctx, &cloudfront.GetDistributionInput{Id: id})
 		if err != nil {

@@ -136,6 +136,7 @@ func (g *Gate) answer(w http.ResponseWriter, r *http.Request, call Call, body []
 	case call.Service == "s3":
 		e = g.s3Guards(ctx, g.moto.in(call.Region), r, body)
 	case call.Service == "cloudfront":
+		toMotoARNs(r)
 		e = g.cloudFrontGuards(r)
 	}
 	if e != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -146,6 +147,25 @@ func (w *world) state(t testing.TB) string {
 			line += fmt.Sprintf(" object %s=%s", aws.ToString(o.Key), aws.ToString(o.ETag))
 		}
 		lines = append(lines, line)
+	}
+	cf := cloudfront.NewFromConfig(w.direct)
+	dists, err := cf.ListDistributions(ctx, &cloudfront.ListDistributionsInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if dists.DistributionList != nil {
+		for _, d := range dists.DistributionList.Items {
+			lines = append(lines, "distribution "+aws.ToString(d.DomainName))
+		}
+	}
+	oacs, err := cf.ListOriginAccessControls(ctx, &cloudfront.ListOriginAccessControlsInput{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if oacs.OriginAccessControlList != nil {
+		for _, o := range oacs.OriginAccessControlList.Items {
+			lines = append(lines, "origin-access-control "+aws.ToString(o.Name))
+		}
 	}
 	sort.Strings(lines)
 	return strings.Join(lines, "\n")

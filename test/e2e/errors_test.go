@@ -93,10 +93,8 @@ func TestSignerKeyIsNeverReplaced(t *testing.T) {
 }
 
 func TestNotBuiltYetExits2(t *testing.T) {
-	dir := exampleDir(t, nil)
 	for _, args := range [][]string{
 		{"verify"}, {"upgrade-check"},
-		{"prepare", "--dir", dir, "--credentials-requests-dir", testdata("credentialsrequests", "4.16"), "--private-bucket"},
 	} {
 		res := run(t, true, args...)
 		if res.code != 2 || !strings.Contains(res.stderr, "not built yet") {
