@@ -49,8 +49,9 @@ func (o Owned) Changes() []plan.Change {
 }
 
 // FindOwned looks for name's resources by their deterministic names (the
-// bucket), the provider list (a handful per account) and the roles under
-// rolePath, keeping only those tagged as owned.
+// bucket), the provider and distribution lists (a handful per account) and
+// the roles (under rolePath when it narrows the search), keeping only those
+// tagged as owned.
 func FindOwned(ctx context.Context, c *Clients, name, rolePath string) (Owned, error) {
 	o := Owned{Name: name}
 	key := plan.OwnershipTagKey(name)
@@ -84,7 +85,11 @@ func FindOwned(ctx context.Context, c *Clients, name, rolePath string) (Owned, e
 			return nil
 		},
 		func(ctx context.Context) (err error) {
-			o.Roles, err = observeRoles(ctx, c, name, nil, rolePath)
+			if rolePath != "/" { // the narrower query: only the roles under the path
+				o.Roles, err = observeRolesOneByOne(ctx, c, name, nil, rolePath)
+			} else {
+				o.Roles, err = observeRoles(ctx, c, name, nil, rolePath)
+			}
 			return err
 		},
 		func(ctx context.Context) (err error) {

@@ -271,3 +271,31 @@ func TestPreparePartitions(t *testing.T) {
 		})
 	}
 }
+
+// Ctrl-C stops the run between calls, says how to resume, leaves the
+// install dir as it was; the re-run converges.
+func TestPrepareInterrupted(t *testing.T) {
+	w := newWorld(t)
+	dir := exampleDir(t, nil)
+	before := snapshot(t, dir)
+	crDir := testdata("credentialsrequests", "4.16")
+	w.gate.SetLatency(300 * time.Millisecond)
+	cmd := exec.Command(binary, "prepare", "--dir", dir, "--credentials-requests-dir", crDir, "--yes")
+	cmd.Env = w.env
+	w.gate.AbortAfter(8, func() { cmd.Process.Signal(os.Interrupt) })
+	res := runCmd(t, cmd)
+	if res.code != 1 || !strings.Contains(res.stderr, "interrupted") || !strings.Contains(res.stderr, "again to resume") {
+		t.Fatalf("Ctrl-C: exit %d\n%s", res.code, res.stderr)
+	}
+	after := snapshot(t, dir)
+	for path := range after {
+		if strings.HasPrefix(path, ".oc-sts") {
+			delete(after, path) // the signer key is kept before it is published
+		}
+	}
+	sameTree(t, before, after)
+	w.gate.ResetLog()
+	if res := w.prepare(t, dir, crDir); res.code != 0 {
+		t.Fatalf("resume: %s", res.stderr)
+	}
+}
