@@ -7,8 +7,10 @@ LDFLAGS := -X github.com/oc-sts/oc-sts/pkg/cli.Version=$(VERSION)
 DEMO_DIR ?= $(CURDIR)/bin/demo
 FUZZTIME ?= 20s
 PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
+KUBE_APISERVER := bin/tools/kube-apiserver
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: build demo test vet fuzz bench dist clean aws-world
+.PHONY: build demo test vet fuzz bench dist clean aws-world test-tools etcd
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/oc-sts ./cmd/oc-sts
@@ -28,7 +30,7 @@ vet:
 # The whole suite: unit tests (with the fuzz seeds), end-to-end tests of the
 # binary against a real local registry, then oc itself as the oracle (its
 # own module under test/oracle, so oc's older Kubernetes stays out of ours).
-test: vet
+test: vet test-tools
 	$(GO) test -count=1 ./...
 	cd test/oracle && $(GO) vet ./... && $(GO) test -count=1 ./...
 
@@ -40,6 +42,16 @@ aws-world:
 # BENCH_LATENCY (default 50ms) per call: wall time, calls, critical path.
 bench:
 	$(GO) test ./test/e2e -run '^$$' -bench BenchmarkAWS -benchtime 1x
+
+# What the verify tests run: etcd (Debian's etcd-server) and a real
+# kube-apiserver built from k8s.io/kubernetes (its own module, pinned).
+test-tools: etcd $(KUBE_APISERVER)
+
+etcd:
+	@command -v etcd >/dev/null || test -x /usr/bin/etcd || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq etcd-server; }
+
+$(KUBE_APISERVER): test/tools/kube-apiserver/go.mod test/tools/kube-apiserver/go.sum
+	cd test/tools/kube-apiserver && $(GO) build -o $(CURDIR)/$@ k8s.io/kubernetes/cmd/kube-apiserver
 
 # Run each fuzz target for FUZZTIME.
 fuzz:

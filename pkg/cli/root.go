@@ -58,8 +58,7 @@ func NewRootCmd(streams genericiooptions.IOStreams) *cobra.Command {
 	cmd.SetErr(streams.ErrOut)
 	cmd.AddCommand(
 		NewPrepareCmd(streams),
-		newNotBuiltCmd(streams, "verify", "Check that a live cluster really runs on short-lived AWS credentials",
-			"  oc sts verify --token-exchange"),
+		NewVerifyCmd(streams),
 		newNotBuiltCmd(streams, "upgrade-check", "Report (and apply) the AWS changes a target release needs before an upgrade",
 			"  oc sts upgrade-check --to quay.io/openshift-release-dev/ocp-release:4.16.0-x86_64"),
 		NewDestroyCmd(streams),

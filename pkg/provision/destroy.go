@@ -74,7 +74,7 @@ func FindOwned(ctx context.Context, c *Clients, name, rolePath string) (Owned, e
 				return readError("IAM OIDC providers", "iam:ListOpenIDConnectProviders", err)
 			}
 			for _, p := range list.OpenIDConnectProviderList {
-				got, err := observeProvider(ctx, c, aws.ToString(p.Arn))
+				got, err := ReadProvider(ctx, c, aws.ToString(p.Arn))
 				if err != nil {
 					return err
 				}

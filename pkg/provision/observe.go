@@ -59,7 +59,7 @@ func Observe(ctx context.Context, c *Clients, p *plan.Plan) (*Observed, error) {
 	err := parallel(ctx, c.Concurrency,
 		func(ctx context.Context) (err error) { o.Bucket, err = observeBucket(ctx, c, p.Bucket.Name); return },
 		func(ctx context.Context) (err error) {
-			o.Provider, err = observeProvider(ctx, c, p.OIDCProvider.ARN)
+			o.Provider, err = ReadProvider(ctx, c, p.OIDCProvider.ARN)
 			return
 		},
 		func(ctx context.Context) (err error) {
@@ -137,7 +137,8 @@ func observeBucket(ctx context.Context, c *Clients, bucket string) (BucketState,
 	return b, err
 }
 
-func observeProvider(ctx context.Context, c *Clients, arn string) (ProviderState, error) {
+// ReadProvider reads the IAM OIDC provider of an ARN.
+func ReadProvider(ctx context.Context, c *Clients, arn string) (ProviderState, error) {
 	out, err := c.IAM.GetOpenIDConnectProvider(ctx, &iam.GetOpenIDConnectProviderInput{OpenIDConnectProviderArn: &arn})
 	if errorCode(err) == "NoSuchEntity" {
 		return ProviderState{}, nil
@@ -206,7 +207,7 @@ func observeRolesOneByOne(ctx context.Context, c *Clients, name string, planned 
 	results := make(chan RoleState, len(names))
 	for name := range names {
 		fns = append(fns, func(ctx context.Context) error {
-			r, ok, err := readRole(ctx, c, name)
+			r, ok, err := ReadRole(ctx, c, name)
 			if ok {
 				results <- r
 			}
@@ -248,7 +249,9 @@ func ownedRoleNames(ctx context.Context, c *Clients, name, path string) ([]strin
 	return out, nil
 }
 
-func readRole(ctx context.Context, c *Clients, name string) (RoleState, bool, error) {
+// ReadRole reads a role with its trust, inline and attached policies and
+// boundary; ok is false when it does not exist.
+func ReadRole(ctx context.Context, c *Clients, name string) (RoleState, bool, error) {
 	got, err := c.IAM.GetRole(ctx, &iam.GetRoleInput{RoleName: &name})
 	if errorCode(err) == "NoSuchEntity" {
 		return RoleState{}, false, nil
@@ -323,4 +326,17 @@ func rolePath(p *plan.Plan) string {
 		return "/"
 	}
 	return p.Roles[0].Path
+}
+
+// PolicyDocument is the default version of a managed policy.
+func PolicyDocument(ctx context.Context, c *Clients, arn string) (string, error) {
+	p, err := c.IAM.GetPolicy(ctx, &iam.GetPolicyInput{PolicyArn: &arn})
+	if err != nil {
+		return "", readError("the IAM policy "+arn, "iam:GetPolicy", err)
+	}
+	v, err := c.IAM.GetPolicyVersion(ctx, &iam.GetPolicyVersionInput{PolicyArn: &arn, VersionId: p.Policy.DefaultVersionId})
+	if err != nil {
+		return "", readError("the IAM policy "+arn, "iam:GetPolicyVersion", err)
+	}
+	return decodePolicy(aws.ToString(v.PolicyVersion.Document)), nil
 }

@@ -2,6 +2,7 @@ package awsworld
 
 import (
 	"encoding/json"
+	"fmt"
 	"path"
 	"strings"
 )
@@ -30,15 +31,19 @@ type statement struct {
 type strList []string
 
 func (s *strList) UnmarshalJSON(b []byte) error {
-	var one string
-	if json.Unmarshal(b, &one) == nil {
-		*s = strList{one}
-		return nil
+	var many []any
+	if err := json.Unmarshal(b, &many); err != nil {
+		var one any
+		if err := json.Unmarshal(b, &one); err != nil {
+			return err
+		}
+		many = []any{one}
 	}
-	var many []string
-	err := json.Unmarshal(b, &many)
-	*s = many
-	return err
+	*s = nil
+	for _, v := range many {
+		*s = append(*s, fmt.Sprint(v)) // condition values may be booleans or numbers
+	}
+	return nil
 }
 
 func (s *statements) UnmarshalJSON(b []byte) error {

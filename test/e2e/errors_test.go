@@ -94,7 +94,7 @@ func TestSignerKeyIsNeverReplaced(t *testing.T) {
 
 func TestNotBuiltYetExits2(t *testing.T) {
 	for _, args := range [][]string{
-		{"verify"}, {"upgrade-check"},
+		{"upgrade-check"},
 	} {
 		res := run(t, true, args...)
 		if res.code != 2 || !strings.Contains(res.stderr, "not built yet") {
@@ -130,4 +130,13 @@ func TestPrepareWithoutCredentials(t *testing.T) {
 		t.Errorf("exit %d: %s", res.code, res.stderr)
 	}
 	sameTree(t, before, snapshot(t, dir))
+}
+
+// Without a kubeconfig, verify says how to point it at a cluster.
+func TestVerifyWithoutCluster(t *testing.T) {
+	cmd := exec.Command(binary, "verify")
+	cmd.Env = []string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH")}
+	if res := runCmd(t, cmd); res.code != 1 || !strings.Contains(res.stderr, "--kubeconfig") {
+		t.Errorf("exit %d: %s", res.code, res.stderr)
+	}
 }

@@ -1,0 +1,146 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/oc-sts/oc-sts/pkg/clustercheck"
+	"github.com/oc-sts/oc-sts/pkg/plan"
+	"github.com/oc-sts/oc-sts/pkg/provision"
+)
+
+// VerifyOptions are the inputs of `oc sts verify`.
+type VerifyOptions struct {
+	ConfigFlags   *genericclioptions.ConfigFlags
+	TokenExchange bool
+	Region        string
+	Profile       string
+	Output        string
+
+	kube kubernetes.Interface
+	dyn  dynamic.Interface
+	genericiooptions.IOStreams
+}
+
+// NewVerifyCmd builds `oc sts verify`.
+func NewVerifyCmd(streams genericiooptions.IOStreams) *cobra.Command {
+	o := &VerifyOptions{IOStreams: streams, ConfigFlags: genericclioptions.NewConfigFlags(true)}
+	cmd := &cobra.Command{
+		Use:   "verify",
+		Short: "Check that a live cluster really runs on short-lived AWS credentials",
+		Long: `Verify checks every link of the STS chain and names the broken ones with a fix:
+no root credential in the cluster; CloudCredential in Manual mode; the
+Authentication issuer equal, byte for byte, to the published discovery
+document's; every API-server signing key in the published JWKS; the IAM OIDC
+provider for exactly that issuer with the openshift audience; each AWS
+CredentialsRequest's Secret in STS form; its role trusting exactly that provider
+and the request's service accounts, and allowing every action the request needs
+(within its permissions boundary).
+
+With --token-exchange it also gets a token of each request's service account
+(TokenRequest, audience openshift) and trades it at STS for the role, as the
+operator's pods do. Tokens and credentials are never shown. Verify changes
+nothing; it exits 0 only when no check FAILs.`,
+		Example: `  oc sts verify
+  oc sts verify --token-exchange -o yaml`,
+		Args: cobra.NoArgs,
+		RunE: runOptions(o),
+	}
+	o.ConfigFlags.AddFlags(cmd.Flags())
+	cmd.Flags().BoolVar(&o.TokenExchange, "token-exchange", false, "Also exchange a service-account token for each role at STS.")
+	cmd.Flags().StringVar(&o.Region, "region", "", "AWS region (default: the cluster's Infrastructure, then the AWS configuration).")
+	cmd.Flags().StringVar(&o.Profile, "profile", "", "AWS shared-config profile.")
+	addOutputFlag(cmd, &o.Output)
+	return cmd
+}
+
+// Complete builds the cluster clients.
+func (o *VerifyOptions) Complete() error {
+	raw, err := o.ConfigFlags.ToRawKubeConfigLoader().RawConfig()
+	if err == nil && len(raw.Clusters) == 0 && (o.ConfigFlags.APIServer == nil || *o.ConfigFlags.APIServer == "") {
+		return errors.New("no cluster to verify: log in (oc login), or give --kubeconfig or $KUBECONFIG")
+	}
+	cfg, err := o.ConfigFlags.ToRESTConfig()
+	if err != nil {
+		return fmt.Errorf("kubeconfig: %w", err)
+	}
+	if o.kube, err = kubernetes.NewForConfig(cfg); err != nil {
+		return err
+	}
+	o.dyn, err = dynamic.NewForConfig(cfg)
+	return err
+}
+
+// Validate checks the flags.
+func (o *VerifyOptions) Validate() error { return validateOutput(o.Output) }
+
+// Run reads the facts, judges them and reports.
+func (o *VerifyOptions) Run(ctx context.Context) error {
+	var f clustercheck.Facts
+	var err error
+	fmt.Fprintln(o.ErrOut, "Reading the cluster...")
+	if f.Cluster, err = clustercheck.ReadCluster(ctx, o.kube, o.dyn); err != nil {
+		return err
+	}
+	if o.Region == "" {
+		o.Region = clustercheck.ReadRegion(ctx, o.dyn)
+	}
+	cfg, err := provision.LoadConfig(ctx, o.Profile, o.Region)
+	if err != nil {
+		return err
+	}
+	c := provision.NewClients(cfg)
+	id, err := provision.WhoAmI(ctx, c, cfg.Region)
+	if err != nil {
+		return err
+	}
+	host := strings.TrimPrefix(f.Cluster.Issuer, "https://")
+	if f.Cluster.Issuer != "" {
+		fmt.Fprintf(o.ErrOut, "Fetching %s anonymously, reading AWS account %s...\n", f.Cluster.Issuer, id.Account)
+		f.Published = clustercheck.FetchPublished(ctx, f.Cluster.Issuer)
+	}
+	providerARN := fmt.Sprintf("arn:%s:iam::%s:oidc-provider/%s", id.Partition, id.Account, host)
+	if f.AWS, err = clustercheck.ReadAWS(ctx, c, providerARN, f.Cluster.Requests); err != nil {
+		return err
+	}
+	if o.TokenExchange {
+		fmt.Fprintf(o.ErrOut, "Exchanging service-account tokens at STS for %d roles...\n", len(f.Cluster.Requests))
+		f.Exchanges = clustercheck.ExchangeTokens(ctx, o.kube, c.STS, f.Cluster.Requests)
+	}
+	report := clustercheck.NewReport(plan.APIVersion, f.Cluster.Issuer, clustercheck.Evaluate(f))
+	if o.Output != "" {
+		if err := printObject(o.Out, o.Output, report); err != nil {
+			return err
+		}
+	} else {
+		printReport(o, report)
+	}
+	if report.Failed > 0 {
+		return &ExitError{Code: 1, Err: fmt.Errorf("%d checks FAILed", report.Failed)}
+	}
+	return nil
+}
+
+func printReport(o *VerifyOptions, r clustercheck.Report) {
+	w := tabwriter.NewWriter(o.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "CHECK\tOBJECT\tSTATUS\tREASON\tFIX")
+	for _, res := range r.Results {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", res.Check, res.Object, res.Status, res.Reason, res.Fix)
+	}
+	w.Flush()
+	switch {
+	case r.Failed > 0:
+		fmt.Fprintf(o.Out, "\n%d FAIL, %d WARN: the cluster does not fully run on short-lived credentials; apply the fixes above.\n", r.Failed, r.Warnings)
+	default:
+		fmt.Fprintf(o.Out, "\nEvery link of the STS chain holds (%d WARN).\n", r.Warnings)
+	}
+}

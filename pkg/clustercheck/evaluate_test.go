@@ -1,0 +1,107 @@
+package clustercheck
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/go-jose/go-jose/v4"
+	ccov1 "github.com/openshift/cloud-credential-operator/pkg/apis/cloudcredential/v1"
+)
+
+const (
+	issuer   = "https://c-oidc.s3.us-east-2.amazonaws.com"
+	host     = "c-oidc.s3.us-east-2.amazonaws.com"
+	provider = "arn:aws:iam::123456789012:oidc-provider/" + host
+	roleARN  = "arn:aws:iam::123456789012:role/c-ns-creds"
+)
+
+func trust(cond string) string {
+	return fmt.Sprintf(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Federated":%q},"Action":"sts:AssumeRoleWithWebIdentity","Condition":%s}]}`, provider, cond)
+}
+
+var exact = trust(`{"StringEquals":{"` + host + `:sub":["system:serviceaccount:ns:sa"],"` + host + `:aud":"openshift"}}`)
+
+// good is a cluster whose every link holds.
+func good(t *testing.T) Facts {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwks := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "k", Algorithm: "RS256", Use: "sig"}}}
+	return Facts{
+		Cluster: ClusterFacts{CredentialsMode: "Manual", Issuer: issuer, JWKS: jwks, Requests: []Request{{
+			Namespace: "openshift-cloud-credential-operator", Name: "cr", SecretNamespace: "ns", SecretName: "creds", ServiceAccounts: []string{"sa"},
+			Statements: []ccov1.StatementEntry{{Effect: "Allow", Action: []string{"kms:ReEncryptFrom", "ec2:DescribeInstances"}, Resource: "*"}},
+			Secret:     Secret{Found: true, RoleARN: roleARN, TokenFile: "/var/run/secrets/openshift/serviceaccount/token", Regional: true},
+		}}},
+		Published: Published{Issuer: issuer, JWKS: jwks},
+		AWS: AWSFacts{ProviderARN: provider, Provider: &Provider{ClientIDs: []string{"openshift", "sts.amazonaws.com"}}, Roles: map[string]*Role{
+			roleARN: {Trust: exact, Policies: []string{`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["kms:ReEncrypt*","ec2:Describe*"],"Resource":"*"}]}`}},
+		}},
+		Exchanges: map[string]error{"openshift-cloud-credential-operator/cr": nil},
+	}
+}
+
+func fails(results []Result) string {
+	var out []string
+	for _, r := range results {
+		if r.Status != Pass {
+			out = append(out, fmt.Sprintf("%s %s: %s", r.Status, r.Check, r.Reason))
+		}
+	}
+	return strings.Join(out, "\n")
+}
+
+func TestEvaluate(t *testing.T) {
+	role := func(f *Facts) *Role { return f.AWS.Roles[roleARN] }
+	for name, tc := range map[string]struct {
+		breakIt func(f *Facts)
+		want    string // a substring of the non-PASS verdicts; "" for all PASS
+	}{
+		"every link holds": {func(*Facts) {}, ""},
+		"wildcard subject": {func(f *Facts) {
+			role(f).Trust = trust(`{"StringLike":{"` + host + `:sub":"system:serviceaccount:ns:*"}}`)
+		}, "FAIL role-trust: a wildcard subject"},
+		"no sub condition": {func(f *Facts) { role(f).Trust = trust(`{"StringEquals":{"` + host + `:aud":"openshift"}}`) }, "FAIL role-trust: no " + host + ":sub"},
+		"another provider": {func(f *Facts) {
+			role(f).Trust = strings.Replace(exact, provider, "arn:aws:iam::123456789012:oidc-provider/other", 1)
+		}, "FAIL role-trust: also trusts Federated"},
+		"extra subject": {func(f *Facts) {
+			role(f).Trust = trust(`{"StringEquals":{"` + host + `:sub":["system:serviceaccount:ns:sa","system:serviceaccount:default:default"]}}`)
+		}, "also trusts system:serviceaccount:default:default"},
+		"action missing": {func(f *Facts) {
+			role(f).Policies = []string{`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ec2:*","Resource":"*"}]}`}
+		}, "FAIL role-permissions: cannot kms:ReEncryptFrom"},
+		"boundary cuts an action": {func(f *Facts) {
+			role(f).Boundary = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"kms:*","Resource":"*"}]}`
+		}, "cannot ec2:DescribeInstances"},
+		"explicit deny": {func(f *Facts) {
+			role(f).Policies = append(role(f).Policies, `{"Version":"2012-10-17","Statement":{"Effect":"Deny","Action":"ec2:DescribeInstances","Resource":"*"}}`)
+		}, "cannot ec2:DescribeInstances"},
+		"stale published key": {func(f *Facts) {
+			k, _ := rsa.GenerateKey(rand.Reader, 2048)
+			f.Published.JWKS.Keys = append(f.Published.JWKS.Keys, jose.JSONWebKey{Key: &k.PublicKey, KeyID: "old"})
+		}, "WARN signing-keys: published keys the cluster does not use (stale after a rotation?): old"},
+		"conditions with booleans still cover": {func(f *Facts) {
+			role(f).Policies = []string{`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["kms:*","ec2:DescribeInstances"],"Resource":"*","Condition":{"Bool":{"kms:GrantIsForAWSResource":true}}}]}`}
+		}, ""},
+		"provider without the audience": {func(f *Facts) { f.AWS.Provider.ClientIDs = []string{"sts.amazonaws.com"} }, "FAIL oidc-provider"},
+		"global STS endpoint":           {func(f *Facts) { f.Cluster.Requests[0].Secret.Regional = false }, "WARN credentials-secret"},
+		"exchange refused": {func(f *Facts) {
+			f.Exchanges["openshift-cloud-credential-operator/cr"] = errors.New("AccessDenied")
+		}, "FAIL token-exchange: AccessDenied"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			f := good(t)
+			tc.breakIt(&f)
+			got := fails(Evaluate(f))
+			if tc.want == "" && got != "" || !strings.Contains(got, tc.want) {
+				t.Errorf("verdicts:\n%s\nwant %q", got, tc.want)
+			}
+		})
+	}
+}

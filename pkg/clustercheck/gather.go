@@ -1,0 +1,265 @@
+package clustercheck
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
+	ccov1 "github.com/openshift/cloud-credential-operator/pkg/apis/cloudcredential/v1"
+	authv1 "k8s.io/api/authentication/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/oc-sts/oc-sts/pkg/provision"
+)
+
+var (
+	authenticationGVR   = schema.GroupVersionResource{Group: "config.openshift.io", Version: "v1", Resource: "authentications"}
+	cloudCredentialGVR  = schema.GroupVersionResource{Group: "operator.openshift.io", Version: "v1", Resource: "cloudcredentials"}
+	credentialsRequests = schema.GroupVersionResource{Group: "cloudcredential.openshift.io", Version: "v1", Resource: "credentialsrequests"}
+)
+
+// ReadCluster reads what the checks need from the cluster (read-only).
+func ReadCluster(ctx context.Context, kube kubernetes.Interface, dyn dynamic.Interface) (ClusterFacts, error) {
+	var f ClusterFacts
+	_, err := kube.CoreV1().Secrets("kube-system").Get(ctx, "aws-creds", metav1.GetOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return f, fmt.Errorf("reading secret kube-system/aws-creds: %w", err)
+	}
+	f.RootSecret = err == nil
+	if f.CredentialsMode, err = clusterField(ctx, dyn, cloudCredentialGVR, "spec", "credentialsMode"); err != nil {
+		return f, err
+	}
+	if f.Issuer, err = clusterField(ctx, dyn, authenticationGVR, "spec", "serviceAccountIssuer"); err != nil {
+		return f, err
+	}
+	raw, err := kube.CoreV1().RESTClient().Get().AbsPath("/openid/v1/jwks").DoRaw(ctx)
+	if err != nil {
+		return f, fmt.Errorf("reading the API server's signing keys (/openid/v1/jwks): %w", err)
+	}
+	if err := json.Unmarshal(raw, &f.JWKS); err != nil {
+		return f, fmt.Errorf("/openid/v1/jwks: %w", err)
+	}
+	list, err := dyn.Resource(credentialsRequests).List(ctx, metav1.ListOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return f, fmt.Errorf("listing CredentialsRequests: %w", err)
+	}
+	if list != nil {
+		for _, item := range list.Items {
+			r, ok, err := awsRequest(item)
+			if err != nil {
+				return f, err
+			}
+			if !ok {
+				continue
+			}
+			r.Secret, err = readSecret(ctx, kube, r.SecretNamespace, r.SecretName)
+			if err != nil {
+				return f, err
+			}
+			f.Requests = append(f.Requests, r)
+		}
+	}
+	return f, nil
+}
+
+// clusterField reads a field of the cluster-scoped singleton "cluster";
+// "" when the object or its resource type does not exist.
+func clusterField(ctx context.Context, dyn dynamic.Interface, gvr schema.GroupVersionResource, fields ...string) (string, error) {
+	obj, err := dyn.Resource(gvr).Get(ctx, "cluster", metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("reading %s cluster: %w", gvr.Resource, err)
+	}
+	v, _, _ := unstructured.NestedString(obj.Object, fields...)
+	return v, nil
+}
+
+func awsRequest(item unstructured.Unstructured) (Request, bool, error) {
+	var cr ccov1.CredentialsRequest
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(item.Object, &cr); err != nil {
+		return Request{}, false, fmt.Errorf("CredentialsRequest %s/%s: %w", item.GetNamespace(), item.GetName(), err)
+	}
+	if cr.Spec.ProviderSpec == nil {
+		return Request{}, false, nil
+	}
+	var spec ccov1.AWSProviderSpec
+	if err := json.Unmarshal(cr.Spec.ProviderSpec.Raw, &spec); err != nil || spec.Kind != "AWSProviderSpec" {
+		return Request{}, false, nil
+	}
+	return Request{Namespace: cr.Namespace, Name: cr.Name, SecretNamespace: cr.Spec.SecretRef.Namespace, SecretName: cr.Spec.SecretRef.Name,
+		ServiceAccounts: cr.Spec.ServiceAccountNames, Statements: spec.StatementEntries}, true, nil
+}
+
+// readSecret reads the ini-style credentials key of a credentials Secret.
+func readSecret(ctx context.Context, kube kubernetes.Interface, ns, name string) (Secret, error) {
+	sec, err := kube.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
+	if apierrors.IsNotFound(err) {
+		return Secret{}, nil
+	}
+	if err != nil {
+		return Secret{}, fmt.Errorf("reading secret %s/%s: %w", ns, name, err)
+	}
+	s := Secret{Found: true}
+	_, s.StaticKeys = sec.Data["aws_access_key_id"]
+	creds, ok := sec.Data["credentials"]
+	if !ok {
+		s.Unparseable = true
+		return s, nil
+	}
+	sc := bufio.NewScanner(strings.NewReader(string(creds)))
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), "=")
+		if !ok {
+			continue
+		}
+		switch strings.TrimSpace(k) {
+		case "role_arn":
+			s.RoleARN = strings.TrimSpace(v)
+		case "web_identity_token_file":
+			s.TokenFile = strings.TrimSpace(v)
+		case "sts_regional_endpoints":
+			s.Regional = strings.TrimSpace(v) == "regional"
+		case "aws_access_key_id", "aws_secret_access_key":
+			s.StaticKeys = true
+		}
+	}
+	return s, nil
+}
+
+// FetchPublished reads the discovery document and its JWKS as anyone on
+// the internet would: anonymously, over HTTPS, through the environment's proxy.
+func FetchPublished(ctx context.Context, issuer string) Published {
+	var p Published
+	var disco struct {
+		Issuer  string `json:"issuer"`
+		JWKSURI string `json:"jwks_uri"`
+	}
+	if p.DiscoveryErr = fetchJSON(ctx, issuer+"/.well-known/openid-configuration", &disco); p.DiscoveryErr != nil {
+		return p
+	}
+	p.Issuer = disco.Issuer
+	p.JWKSErr = fetchJSON(ctx, disco.JWKSURI, &p.JWKS)
+	return p
+}
+
+var anonymous = &http.Client{Timeout: 20 * time.Second} // DefaultTransport: HTTPS_PROXY, system CAs (SSL_CERT_FILE)
+
+func fetchJSON(ctx context.Context, url string, into any) error {
+	if !strings.HasPrefix(url, "https://") {
+		return fmt.Errorf("%q is not an https URL", url)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := anonymous.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("GET %s: HTTP %d", url, resp.StatusCode)
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return err
+	}
+	if err := json.Unmarshal(body, into); err != nil {
+		return fmt.Errorf("GET %s: not JSON: %w", url, err)
+	}
+	return nil
+}
+
+// ReadAWS reads the provider and the roles the Secrets name.
+func ReadAWS(ctx context.Context, c *provision.Clients, providerARN string, requests []Request) (AWSFacts, error) {
+	f := AWSFacts{ProviderARN: providerARN, Roles: map[string]*Role{}}
+	p, err := provision.ReadProvider(ctx, c, providerARN)
+	if err != nil {
+		return f, err
+	}
+	if p.Exists {
+		f.Provider = &Provider{ClientIDs: p.ClientIDs}
+	}
+	for _, r := range requests {
+		arn := r.Secret.RoleARN
+		if arn == "" || f.Roles[arn] != nil {
+			continue
+		}
+		role, err := readRole(ctx, c, arn)
+		if err != nil {
+			return f, err
+		}
+		f.Roles[arn] = role
+	}
+	return f, nil
+}
+
+func readRole(ctx context.Context, c *provision.Clients, arn string) (*Role, error) {
+	state, ok, err := provision.ReadRole(ctx, c, arn[strings.LastIndex(arn, "/")+1:])
+	if err != nil || !ok {
+		return nil, err
+	}
+	role := &Role{Trust: state.Trust}
+	for _, doc := range state.Inline {
+		role.Policies = append(role.Policies, doc)
+	}
+	for _, p := range state.Attached {
+		doc, err := provision.PolicyDocument(ctx, c, p)
+		if err != nil {
+			return nil, err
+		}
+		role.Policies = append(role.Policies, doc)
+	}
+	if state.Boundary != "" {
+		if role.Boundary, err = provision.PolicyDocument(ctx, c, state.Boundary); err != nil {
+			return nil, err
+		}
+	}
+	return role, nil
+}
+
+// ExchangeTokens gets a token of each request's first service account for
+// the openshift audience and trades it at STS for the Secret's role: what
+// the operator's pods do. Tokens and credentials are neither kept nor shown.
+func ExchangeTokens(ctx context.Context, kube kubernetes.Interface, stsClient *sts.Client, requests []Request) map[string]error {
+	out := map[string]error{}
+	for _, r := range requests {
+		if r.Secret.RoleARN == "" || len(r.ServiceAccounts) == 0 {
+			continue
+		}
+		exp := int64(600)
+		tok, err := kube.CoreV1().ServiceAccounts(r.SecretNamespace).CreateToken(ctx, r.ServiceAccounts[0],
+			&authv1.TokenRequest{Spec: authv1.TokenRequestSpec{Audiences: []string{audience}, ExpirationSeconds: &exp}}, metav1.CreateOptions{})
+		if err != nil {
+			out[r.Key()] = fmt.Errorf("TokenRequest for %s/%s: %w", r.SecretNamespace, r.ServiceAccounts[0], err)
+			continue
+		}
+		_, err = stsClient.AssumeRoleWithWebIdentity(ctx, &sts.AssumeRoleWithWebIdentityInput{
+			RoleArn: aws.String(r.Secret.RoleARN), RoleSessionName: aws.String("oc-sts-verify"), WebIdentityToken: &tok.Status.Token})
+		out[r.Key()] = err
+	}
+	return out
+}
+
+var infrastructureGVR = schema.GroupVersionResource{Group: "config.openshift.io", Version: "v1", Resource: "infrastructures"}
+
+// ReadRegion is the cluster's AWS region (Infrastructure cluster), or "".
+func ReadRegion(ctx context.Context, dyn dynamic.Interface) string {
+	region, _ := clusterField(ctx, dyn, infrastructureGVR, "status", "platformStatus", "aws", "region")
+	return region
+}
