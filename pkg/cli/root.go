@@ -5,7 +5,6 @@ package cli
 import (
 	"context"
 	"errors"
-	"fmt"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -32,13 +31,6 @@ func ExitCode(err error) int {
 	return 0
 }
 
-// notBuilt is the exit code of a command or mode that does not exist yet.
-const notBuilt = 2
-
-func errNotBuilt(what string) error {
-	return &ExitError{Code: notBuilt, Err: fmt.Errorf("%s is not built yet in this version of oc sts", what)}
-}
-
 // NewRootCmd builds `oc sts` (installed as the oc-sts / kubectl-sts binary).
 func NewRootCmd(streams genericiooptions.IOStreams) *cobra.Command {
 	cmd := &cobra.Command{
@@ -59,8 +51,7 @@ func NewRootCmd(streams genericiooptions.IOStreams) *cobra.Command {
 	cmd.AddCommand(
 		NewPrepareCmd(streams),
 		NewVerifyCmd(streams),
-		newNotBuiltCmd(streams, "upgrade-check", "Report (and apply) the AWS changes a target release needs before an upgrade",
-			"  oc sts upgrade-check --to quay.io/openshift-release-dev/ocp-release:4.16.0-x86_64"),
+		NewUpgradeCmd(streams),
 		NewDestroyCmd(streams),
 		NewVersionCmd(streams),
 	)

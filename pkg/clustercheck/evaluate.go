@@ -5,10 +5,12 @@ import (
 	_ "crypto/sha256"
 	"fmt"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/go-jose/go-jose/v4"
+	ccov1 "github.com/openshift/cloud-credential-operator/pkg/apis/cloudcredential/v1"
+
+	"github.com/oc-sts/oc-sts/pkg/plan"
 )
 
 const (
@@ -67,10 +69,10 @@ func Evaluate(f Facts) []Result {
 			continue
 		}
 		if providerOK {
-			s, reason := judgeTrust(role.Trust, f.AWS.ProviderARN, host, subjects(r))
+			s, reason := JudgeTrust(role.Trust, f.AWS.ProviderARN, host, subjects(r))
 			add(CheckTrust, r.Secret.RoleARN, s, reason, fixIf(s, prepareFix))
 		}
-		if missing := missingActions(role, r); len(missing) > 0 {
+		if missing := MissingActions(role, r.Statements); len(missing) > 0 {
 			add(CheckPermissions, r.Secret.RoleARN, Fail, "cannot "+strings.Join(missing, ", ")+" as "+object+" needs", prepareFix)
 		} else {
 			add(CheckPermissions, r.Secret.RoleARN, Pass, "covers every action of "+object, "")
@@ -187,18 +189,11 @@ func evaluateSecret(r Request, add func(check, object string, s Status, reason, 
 	return false
 }
 
-func subjects(r Request) []string {
-	var out []string
-	for _, sa := range r.ServiceAccounts {
-		out = append(out, "system:serviceaccount:"+r.SecretNamespace+":"+sa)
-	}
-	sort.Strings(out)
-	return out
-}
+func subjects(r Request) []string { return plan.Subjects(r.SecretNamespace, r.ServiceAccounts) }
 
-// judgeTrust: the role trusts exactly the provider, for exactly the
+// JudgeTrust: the role trusts exactly the provider, for exactly the
 // request's service accounts with the cluster's audience.
-func judgeTrust(trust, providerARN, host string, want []string) (Status, string) {
+func JudgeTrust(trust, providerARN, host string, want []string) (Status, string) {
 	d, err := parse(trust)
 	if err != nil {
 		return Fail, "the trust policy does not parse: " + err.Error()
@@ -271,11 +266,11 @@ func conditionValues(st statement, key string) (values []string, wildcard string
 	return values, wildcard
 }
 
-// missingActions lists the request's actions the role's policies (within
-// its boundary) do not allow.
-func missingActions(role *Role, r Request) []string {
+// MissingActions lists the actions of statements the role's policies
+// (within its boundary) do not allow.
+func MissingActions(role *Role, statements []ccov1.StatementEntry) []string {
 	var missing []string
-	for _, e := range r.Statements {
+	for _, e := range statements {
 		if !strings.EqualFold(e.Effect, "Allow") {
 			continue
 		}

@@ -70,4 +70,5 @@ type Role struct {
 	Trust    string
 	Policies []string // inline and attached managed policy documents
 	Boundary string   // the permissions boundary document, if any
+	Tags     map[string]string
 }

@@ -65,7 +65,7 @@ func ReadCluster(ctx context.Context, kube kubernetes.Interface, dyn dynamic.Int
 			if !ok {
 				continue
 			}
-			r.Secret, err = readSecret(ctx, kube, r.SecretNamespace, r.SecretName)
+			r.Secret, err = ReadSecret(ctx, kube, r.SecretNamespace, r.SecretName)
 			if err != nil {
 				return f, err
 			}
@@ -105,8 +105,8 @@ func awsRequest(item unstructured.Unstructured) (Request, bool, error) {
 		ServiceAccounts: cr.Spec.ServiceAccountNames, Statements: spec.StatementEntries}, true, nil
 }
 
-// readSecret reads the ini-style credentials key of a credentials Secret.
-func readSecret(ctx context.Context, kube kubernetes.Interface, ns, name string) (Secret, error) {
+// ReadSecret reads the ini-style credentials key of a credentials Secret.
+func ReadSecret(ctx context.Context, kube kubernetes.Interface, ns, name string) (Secret, error) {
 	sec, err := kube.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
 		return Secret{}, nil
@@ -214,7 +214,7 @@ func readRole(ctx context.Context, c *provision.Clients, arn string) (*Role, err
 	if err != nil || !ok {
 		return nil, err
 	}
-	role := &Role{Trust: state.Trust}
+	role := &Role{Trust: state.Trust, Tags: state.Tags}
 	for _, doc := range state.Inline {
 		role.Policies = append(role.Policies, doc)
 	}

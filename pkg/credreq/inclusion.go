@@ -23,7 +23,10 @@ type ClusterSettings struct {
 	FeatureSet   string
 	FeatureGates []string // "Name=true|false", honoured for CustomNoUpgrade as the installer does
 	Capabilities *configv1.ClusterVersionCapabilitiesSpec
-	MajorVersion uint64 // 0 means DefaultMajorVersion
+	// EnabledCapabilities, when set, is a live cluster's exact set
+	// (ClusterVersion status.capabilities), taking precedence over Capabilities.
+	EnabledCapabilities []configv1.ClusterVersionCapability
+	MajorVersion        uint64 // 0 means DefaultMajorVersion
 }
 
 // Inclusion holds the arguments library-go's Manifest.Include takes.
@@ -50,6 +53,10 @@ func NewInclusion(s ClusterSettings) (*Inclusion, error) {
 		return nil, err
 	}
 	in.enabledGates = gates
+	if s.EnabledCapabilities != nil {
+		in.capabilities = &configv1.ClusterVersionCapabilitiesStatus{EnabledCapabilities: s.EnabledCapabilities, KnownCapabilities: configv1.KnownClusterVersionCapabilities}
+		return in, nil
+	}
 	if s.Capabilities != nil {
 		baseline := s.Capabilities.BaselineCapabilitySet
 		if baseline == "" {

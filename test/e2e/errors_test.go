@@ -92,17 +92,6 @@ func TestSignerKeyIsNeverReplaced(t *testing.T) {
 	sameTree(t, before, snapshot(t, dir))
 }
 
-func TestNotBuiltYetExits2(t *testing.T) {
-	for _, args := range [][]string{
-		{"upgrade-check"},
-	} {
-		res := run(t, true, args...)
-		if res.code != 2 || !strings.Contains(res.stderr, "not built yet") {
-			t.Errorf("%v: exit %d, %s", args, res.code, res.stderr)
-		}
-	}
-}
-
 func TestHelpVersionCompletion(t *testing.T) {
 	if res := run(t, false, "prepare", "--help"); res.code != 0 || !strings.Contains(res.stdout, "--offline") || !strings.Contains(res.stdout, "Examples:") {
 		t.Errorf("prepare --help: %d %s", res.code, res.stdout)

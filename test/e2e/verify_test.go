@@ -30,11 +30,11 @@ type stsCluster struct {
 	plan *plan.Plan
 }
 
-func newSTSCluster(t *testing.T) *stsCluster {
+func newSTSCluster(t *testing.T, release string) *stsCluster {
 	t.Helper()
 	w := newWorld(t)
 	dir := exampleDir(t, nil)
-	crDir := testdata("credentialsrequests", "4.16")
+	crDir := testdata("credentialsrequests", release)
 	if res := w.prepare(t, dir, crDir); res.code != 0 {
 		t.Fatal(res.stderr)
 	}
@@ -106,7 +106,7 @@ func failed(r clustercheck.Report) []clustercheck.Result {
 }
 
 func TestVerifyAgainstARealAPIServer(t *testing.T) {
-	c := newSTSCluster(t)
+	c := newSTSCluster(t, "4.16")
 	c.w.gate.ResetLog()
 	report, res := c.verify(t)
 	if res.code != 0 || report.Failed != 0 {

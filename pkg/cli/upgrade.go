@@ -1,0 +1,383 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/cli-runtime/pkg/genericiooptions"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/oc-sts/oc-sts/pkg/clustercheck"
+	"github.com/oc-sts/oc-sts/pkg/credreq"
+	"github.com/oc-sts/oc-sts/pkg/installconfig"
+	"github.com/oc-sts/oc-sts/pkg/plan"
+	"github.com/oc-sts/oc-sts/pkg/provision"
+	"github.com/oc-sts/oc-sts/pkg/releaseimage"
+	"github.com/oc-sts/oc-sts/pkg/upgrade"
+)
+
+// couldNotTell is upgrade-check's exit code when it cannot decide.
+const couldNotTell = 2
+
+// UpgradeOptions are the inputs of `oc sts upgrade-check`.
+type UpgradeOptions struct {
+	ConfigFlags            *genericclioptions.ConfigFlags
+	To                     string
+	CredentialsRequestsDir string
+	TargetVersion          string
+	RegistryConfig         string
+	Insecure               bool
+	Apply                  bool
+	Prune                  bool
+	Name                   string
+	Region                 string
+	Output                 string
+	awsFlags
+
+	kube kubernetes.Interface
+	dyn  dynamic.Interface
+	genericiooptions.IOStreams
+}
+
+// NewUpgradeCmd builds `oc sts upgrade-check`.
+func NewUpgradeCmd(streams genericiooptions.IOStreams) *cobra.Command {
+	o := &UpgradeOptions{IOStreams: streams, ConfigFlags: genericclioptions.NewConfigFlags(true)}
+	cmd := &cobra.Command{
+		Use:   "upgrade-check",
+		Short: "Report (and apply) the AWS changes a target release needs before an upgrade",
+		Long: `Upgrade-check compares the target release's CredentialsRequests (filtered with
+the cluster's capabilities and feature set) with what the cluster's roles actually
+grant and trust: new requests, actions the roles lack (wildcards understood),
+service-account changes that break a trust policy, moved Secrets, changed policy
+conditions, policies over IAM's size limit. Exit 0: safe to upgrade; 1: changes
+are needed (each listed with what applies it); 2: it could not tell, and why.
+
+--apply makes them with the converge engine of prepare (only the roles), creates
+the missing Secrets and namespaces, and only after all that succeeded sets
+cloudcredential.openshift.io/upgradeable-to on CloudCredential cluster, which a
+Manual-mode cluster needs before a minor upgrade.`,
+		Example: `  oc sts upgrade-check --to 4.17.3                       # a version from the cluster's available updates
+  oc sts upgrade-check --to quay.io/openshift-release-dev/ocp-release:4.17.3-x86_64 --apply --yes
+  oc sts upgrade-check --credentials-requests-dir ./credreqs-4.17 --target-version 4.17.3 -o json`,
+		Args: cobra.NoArgs,
+		RunE: runOptions(o),
+	}
+	o.ConfigFlags.AddFlags(cmd.Flags())
+	f := cmd.Flags()
+	f.StringVar(&o.To, "to", "", "Target: a release image pull spec, or a version among the cluster's available or conditional updates.")
+	f.StringVar(&o.CredentialsRequestsDir, "credentials-requests-dir", "", "Target CredentialsRequests from a directory instead of a release image.")
+	f.StringVar(&o.TargetVersion, "target-version", "", "The target's version, for the upgradeable-to annotation (default: the release image's).")
+	f.StringVarP(&o.RegistryConfig, "registry-config", "a", "", "Pull secret for the release image (default: $REGISTRY_AUTH_FILE, the cluster's pull secret, docker/podman defaults).")
+	f.BoolVar(&o.Insecure, "insecure", false, "Allow a plain-HTTP or unverified-TLS registry.")
+	f.BoolVar(&o.Apply, "apply", false, "Make the changes, then set the upgradeable-to annotation.")
+	f.BoolVar(&o.DryRun, "dry-run", false, "With --apply: show the exact AWS changes and stop.")
+	f.BoolVarP(&o.Yes, "yes", "y", false, "Apply without asking (required when stdin is not a terminal).")
+	f.BoolVar(&o.Prune, "prune", false, "With --apply: delete oc sts roles of CredentialsRequests the target no longer has.")
+	f.StringVar(&o.Name, "name", "", "The name prepare used (default: from the roles' ownership tags).")
+	f.StringVar(&o.Region, "region", "", "AWS region (default: the cluster's Infrastructure).")
+	f.StringVar(&o.Profile, "profile", "", "AWS shared-config profile.")
+	addOutputFlag(cmd, &o.Output)
+	return cmd
+}
+
+// Complete builds the cluster clients.
+func (o *UpgradeOptions) Complete() error {
+	v := &VerifyOptions{ConfigFlags: o.ConfigFlags}
+	if err := v.Complete(); err != nil {
+		return err
+	}
+	o.kube, o.dyn = v.kube, v.dyn
+	return nil
+}
+
+// Validate checks the flags.
+func (o *UpgradeOptions) Validate() error {
+	switch {
+	case (o.To == "") == (o.CredentialsRequestsDir == ""):
+		return errors.New("give the target: --to (a release image or an available update's version) or --credentials-requests-dir")
+	case o.DryRun && !o.Apply, o.Prune && !o.Apply:
+		return errors.New("--dry-run and --prune go with --apply")
+	}
+	return validateOutput(o.Output)
+}
+
+// upgradeReport is upgrade-check's -o json|yaml document.
+type upgradeReport struct {
+	APIVersion     string            `json:"apiVersion"`
+	Kind           string            `json:"kind"`
+	CurrentVersion string            `json:"currentVersion"`
+	TargetVersion  string            `json:"targetVersion"`
+	Safe           bool              `json:"safe"`
+	Findings       []upgrade.Finding `json:"findings"`
+	Applied        []plan.Change     `json:"applied,omitempty"`
+}
+
+// Run compares, reports and, with --apply, converges.
+func (o *UpgradeOptions) Run(ctx context.Context) error {
+	err := o.run(ctx)
+	var ee *ExitError
+	if err != nil && !errors.As(err, &ee) {
+		return &ExitError{Code: couldNotTell, Err: fmt.Errorf("could not tell whether the upgrade is safe: %w", err)}
+	}
+	return err
+}
+
+func (o *UpgradeOptions) run(ctx context.Context) error {
+	cluster, err := clustercheck.ReadCluster(ctx, o.kube, o.dyn)
+	if err != nil {
+		return err
+	}
+	version, err := upgrade.ReadVersion(ctx, o.dyn)
+	if err != nil {
+		return err
+	}
+	target, targetVersion, err := o.target(ctx, version)
+	if err != nil {
+		return err
+	}
+	if o.Region == "" {
+		o.Region = clustercheck.ReadRegion(ctx, o.dyn)
+	}
+	c, id, err := connect(ctx, o.Profile, o.Region, "")
+	if err != nil {
+		return err
+	}
+	host := strings.TrimPrefix(cluster.Issuer, "https://")
+	if host == "" {
+		return errors.New("the cluster has no service-account issuer (Authentication cluster): it is not an STS cluster; oc sts verify says more")
+	}
+	live := upgrade.Live{Requests: cluster.Requests, ProviderARN: fmt.Sprintf("arn:%s:iam::%s:oidc-provider/%s", id.Partition, id.Account, host), IssuerHost: host,
+		Namespaces: map[string]bool{}, Prepared: map[string]clustercheck.Request{}}
+	if err := o.readPrepared(ctx, live, cluster, target); err != nil {
+		return err
+	}
+	withPrepared := append([]clustercheck.Request(nil), cluster.Requests...)
+	for _, r := range live.Prepared {
+		withPrepared = append(withPrepared, r)
+	}
+	facts, err := clustercheck.ReadAWS(ctx, c, live.ProviderARN, withPrepared)
+	if err != nil {
+		return err
+	}
+	live.Roles = facts.Roles
+	namespaces, err := o.kube.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return err
+	}
+	for _, ns := range namespaces.Items {
+		live.Namespaces[ns.Name] = true
+	}
+	report := upgradeReport{APIVersion: plan.APIVersion, Kind: "UpgradeReport", CurrentVersion: version.Current, TargetVersion: targetVersion,
+		Findings: upgrade.Compare(live, target)}
+	report.Safe = upgrade.Blocking(report.Findings) == 0
+	if o.Apply && !report.Safe {
+		if report.Applied, err = o.apply(ctx, c, id, cluster, live.Roles, target, targetVersion); err != nil {
+			o.print(report)
+			return &ExitError{Code: 1, Err: fmt.Errorf("%w\nthe upgradeable-to annotation was not set", err)}
+		}
+		if o.DryRun {
+			return o.print(report)
+		}
+		report.Safe = true
+	} else if o.Apply && !o.DryRun {
+		if err := upgrade.MarkUpgradeable(ctx, o.dyn, targetVersion); err != nil {
+			return err
+		}
+	}
+	if err := o.print(report); err != nil {
+		return err
+	}
+	if !report.Safe {
+		return &ExitError{Code: 1, Err: fmt.Errorf("%d changes are needed before upgrading to %s: oc sts upgrade-check --apply makes them", upgrade.Blocking(report.Findings), targetVersion)}
+	}
+	return nil
+}
+
+// readPrepared reads the Secrets of target requests the cluster does not
+// have yet: a previous --apply may have made them.
+func (o *UpgradeOptions) readPrepared(ctx context.Context, live upgrade.Live, cluster clustercheck.ClusterFacts, target []credreq.Request) error {
+	have := map[string]bool{}
+	for _, r := range cluster.Requests {
+		have[r.Name] = true
+	}
+	for _, t := range target {
+		if have[t.Name()] {
+			continue
+		}
+		ref := t.CR.Spec.SecretRef
+		s, err := clustercheck.ReadSecret(ctx, o.kube, ref.Namespace, ref.Name)
+		if err != nil {
+			return err
+		}
+		live.Prepared[t.Name()] = clustercheck.Request{Name: t.Name(), SecretNamespace: ref.Namespace, SecretName: ref.Name, Secret: s}
+	}
+	return nil
+}
+
+var versionRE = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+`)
+
+// target reads the target's CredentialsRequests, filtered as the cluster
+// will filter them, and its version.
+func (o *UpgradeOptions) target(ctx context.Context, v upgrade.Version) ([]credreq.Request, string, error) {
+	var files []credreq.File
+	var major uint64
+	targetVersion := o.TargetVersion
+	if o.CredentialsRequestsDir != "" {
+		var err error
+		if files, err = credreq.ReadDir(o.CredentialsRequestsDir); err != nil {
+			return nil, "", err
+		}
+	} else {
+		pullSpec := o.To
+		if versionRE.MatchString(o.To) && !strings.ContainsAny(o.To, "/:@") {
+			image, ok := v.UpdateImage[o.To]
+			if !ok {
+				return nil, "", fmt.Errorf("%s is not among the cluster's available or conditional updates; give its release image pull spec instead", o.To)
+			}
+			pullSpec = image
+		}
+		auth, err := authSources(o.RegistryConfig, &installconfig.Config{})
+		if err != nil {
+			return nil, "", err
+		}
+		if secret, err := o.kube.CoreV1().Secrets("openshift-config").Get(ctx, "pull-secret", metav1.GetOptions{}); err == nil {
+			if s, err := releaseimage.ParseAuth("the cluster's openshift-config/pull-secret", secret.Data[".dockerconfigjson"]); err == nil {
+				auth = append(auth, s)
+			}
+		}
+		fmt.Fprintf(o.ErrOut, "Reading CredentialsRequests from release image %s\n", pullSpec)
+		rel, err := releaseimage.Fetch(ctx, releaseimage.Options{PullSpec: pullSpec, Auth: auth, Insecure: o.Insecure})
+		if err != nil {
+			return nil, "", err
+		}
+		files, major = rel.Files, rel.MajorVersion()
+		if targetVersion == "" {
+			targetVersion = rel.Version
+		}
+	}
+	in, err := credreq.NewInclusion(credreq.ClusterSettings{FeatureSet: v.FeatureSet, EnabledCapabilities: v.Enabled, MajorVersion: major})
+	if err != nil {
+		return nil, "", err
+	}
+	sel, err := credreq.Select(files, in)
+	if err != nil {
+		return nil, "", err
+	}
+	return sel.Requests, targetVersion, nil
+}
+
+// apply converges the roles with prepare's engine, then the Secrets, then
+// (only when all that succeeded) sets the upgradeable-to annotation.
+func (o *UpgradeOptions) apply(ctx context.Context, c *provision.Clients, id provision.Identity, cluster clustercheck.ClusterFacts, roles map[string]*clustercheck.Role, target []credreq.Request, version string) ([]plan.Change, error) {
+	if version == "" {
+		return nil, errors.New("the target version is unknown (a directory has none): give --target-version for the upgradeable-to annotation")
+	}
+	name := o.Name
+	if name == "" {
+		name = ownerName(roles)
+	}
+	if name == "" {
+		return nil, errors.New("cannot tell which name oc sts prepare used (no role carries an ownership tag): give --name, or apply the changes listed by hand")
+	}
+	jwks, _ := json.Marshal(cluster.JWKS)
+	in := plan.Input{Name: name, AccountID: id.Account, Region: o.Region, Requests: target, JWKS: jwks}
+	host := strings.TrimPrefix(cluster.Issuer, "https://")
+	if strings.HasSuffix(host, ".cloudfront.net") || strings.HasSuffix(host, ".cloudfront.cn") {
+		d, err := provision.FindDistribution(ctx, c, name, host)
+		if err != nil || d == nil {
+			return nil, fmt.Errorf("no CloudFront distribution of %s serves %s: %v", name, cluster.Issuer, err)
+		}
+		in.IssuerKind, in.CloudFrontDomain, in.DistributionARN = plan.PrivateCloudFront, d.Domain, d.ARN
+	}
+	p, err := plan.Build(in)
+	if err != nil {
+		return nil, err
+	}
+	if p.Issuer.URL != cluster.Issuer {
+		return nil, fmt.Errorf("the cluster's issuer %s is not the one oc sts prepare --name %s makes (%s): apply the changes listed by hand", cluster.Issuer, name, p.Issuer.URL)
+	}
+	observed, err := provision.Observe(ctx, c, p)
+	if err != nil {
+		return nil, err
+	}
+	all, err := provision.Diff(p, observed, o.Prune)
+	if err != nil {
+		return nil, err
+	}
+	var changes []plan.Change // the issuer, bucket and provider are prepare's: the upgrade changes roles only
+	for _, ch := range all {
+		if ch.Resource == plan.RoleResource {
+			changes = append(changes, ch)
+		}
+	}
+	printChanges(o.ErrOut, changes)
+	if o.DryRun {
+		return changes, nil
+	}
+	if len(changes) > 0 {
+		if err := checkPermissions(ctx, c, id, changes, o.ErrOut); err != nil {
+			return nil, err
+		}
+		if !o.Yes {
+			if err := confirm(o.In, o.ErrOut, fmt.Sprintf("Apply these %d changes to AWS account %s?", len(changes), id.Account)); err != nil {
+				return nil, err
+			}
+		}
+		if err := provision.Apply(ctx, c, p, observed, changes, progressTo(o.ErrOut)); err != nil {
+			return nil, applyError(ctx, err, "oc sts upgrade-check --apply")
+		}
+	}
+	if err := upgrade.EnsureSecrets(ctx, o.kube, p.Roles, progressTo(o.ErrOut)); err != nil {
+		return nil, applyError(ctx, err, "oc sts upgrade-check --apply")
+	}
+	if err := upgrade.MarkUpgradeable(ctx, o.dyn, version); err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(o.ErrOut, "  set %s=%s on CloudCredential cluster\n", upgrade.UpgradeableToAnnotation, version)
+	return changes, nil
+}
+
+// ownerName is the name in the ownership tag of the cluster's roles.
+func ownerName(roles map[string]*clustercheck.Role) string {
+	const prefix = "openshift.io/cloud-credential-operator/"
+	for _, r := range roles {
+		if r == nil {
+			continue
+		}
+		for k, v := range r.Tags {
+			if strings.HasPrefix(k, prefix) && v == plan.OwnedValue {
+				return strings.TrimPrefix(k, prefix)
+			}
+		}
+	}
+	return ""
+}
+
+func (o *UpgradeOptions) print(r upgradeReport) error {
+	if o.Output != "" {
+		return printObject(o.Out, o.Output, r)
+	}
+	w := tabwriter.NewWriter(o.Out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(w, "CREDENTIALSREQUEST\tFINDING\tBLOCKING\tDETAIL\tAPPLY")
+	for _, f := range r.Findings {
+		detail := f.Detail
+		if len(f.Actions) > 0 {
+			detail += ": " + strings.Join(f.Actions, ", ")
+		}
+		fmt.Fprintf(w, "%s\t%s\t%v\t%s\t%s\n", f.CredentialsRequest, f.Kind, f.Blocking, detail, f.Apply)
+	}
+	w.Flush()
+	if r.Safe {
+		fmt.Fprintf(o.Out, "\nSafe to upgrade from %s to %s as far as AWS credentials go.\n", r.CurrentVersion, r.TargetVersion)
+	}
+	return nil
+}
