@@ -51,13 +51,13 @@ func TestCompare(t *testing.T) {
 		target []credreq.Request
 		want   string
 	}{
-		"same":               {liveCluster("ec2:DescribeInstances"), []credreq.Request{target("cr", "ns", "creds", []string{"sa"}, "ec2:DescribeInstances")}, ""},
-		"wildcard covers":    {liveCluster("ec2:Describe*"), []credreq.Request{target("cr", "ns", "creds", []string{"sa"}, "ec2:DescribeRegions")}, "cr unneeded-actions false [ec2:Describe*]"},
-		"new action":         {liveCluster("ec2:DescribeInstances"), []credreq.Request{target("cr", "ns", "creds", []string{"sa"}, "ec2:DescribeInstances", "kms:Decrypt")}, "cr missing-actions true [kms:Decrypt]"},
-		"renamed SA":         {liveCluster("ec2:DescribeInstances"), []credreq.Request{target("cr", "ns", "creds", []string{"sa-v2"}, "ec2:DescribeInstances")}, "cr trust-broken true []"},
-		"moved secret":       {liveCluster("ec2:DescribeInstances"), []credreq.Request{target("cr", "ns", "creds-v2", []string{"sa"}, "ec2:DescribeInstances")}, "cr secret-moved true []"},
-		"removed and new":    {liveCluster("ec2:DescribeInstances"), []credreq.Request{target("other", "new-ns", "s", []string{"sa"}, "s3:GetObject")}, "cr removed-request false []\nother new-request true [s3:GetObject]"},
-		"policy too large":   {liveCluster("ec2:DescribeInstances"), []credreq.Request{target("cr", "ns", "creds", []string{"sa"}, append([]string{"ec2:DescribeInstances"}, strings.Split(strings.Repeat("ec2:ALongActionNameToFillThePolicy,", 400), ",")[:399]...)...)}, "policy-too-large true"},
+		"same":             {liveCluster("ec2:DescribeInstances"), []credreq.Request{target("cr", "ns", "creds", []string{"sa"}, "ec2:DescribeInstances")}, ""},
+		"wildcard covers":  {liveCluster("ec2:Describe*"), []credreq.Request{target("cr", "ns", "creds", []string{"sa"}, "ec2:DescribeRegions")}, "cr unneeded-actions false [ec2:Describe*]"},
+		"new action":       {liveCluster("ec2:DescribeInstances"), []credreq.Request{target("cr", "ns", "creds", []string{"sa"}, "ec2:DescribeInstances", "kms:Decrypt")}, "cr missing-actions true [kms:Decrypt]"},
+		"renamed SA":       {liveCluster("ec2:DescribeInstances"), []credreq.Request{target("cr", "ns", "creds", []string{"sa-v2"}, "ec2:DescribeInstances")}, "cr trust-broken true []"},
+		"moved secret":     {liveCluster("ec2:DescribeInstances"), []credreq.Request{target("cr", "ns", "creds-v2", []string{"sa"}, "ec2:DescribeInstances")}, "cr secret-moved true []"},
+		"removed and new":  {liveCluster("ec2:DescribeInstances"), []credreq.Request{target("other", "new-ns", "s", []string{"sa"}, "s3:GetObject")}, "cr removed-request false []\nother new-request true [s3:GetObject]"},
+		"policy too large": {liveCluster("ec2:DescribeInstances"), []credreq.Request{target("cr", "ns", "creds", []string{"sa"}, append([]string{"ec2:DescribeInstances"}, strings.Split(strings.Repeat("ec2:ALongActionNameToFillThePolicy,", 400), ",")[:399]...)...)}, "policy-too-large true"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			got := render(Compare(tc.live, tc.target))
