@@ -58,6 +58,7 @@ type PrepareOptions struct {
 	Prune                  bool
 	WaitTimeout            time.Duration
 	awsFlags
+	hiveFlags
 
 	installDir *installdir.Dir
 	genericiooptions.IOStreams
@@ -110,6 +111,7 @@ An existing signer key is always reused. Every write is atomic.`,
 	f.BoolVarP(&o.Yes, "yes", "y", false, "Apply the changes without asking (required when stdin is not a terminal).")
 	f.DurationVar(&o.WaitTimeout, "wait-timeout", 20*time.Minute, "With --private-bucket, how long to wait for the CloudFront distribution to deploy.")
 	f.BoolVar(&o.Prune, "prune", false, "Also delete the roles oc sts created for CredentialsRequests this release no longer has.")
+	o.hiveFlags.add(cmd)
 	addOutputFlag(cmd, &o.Output)
 	cmd.MarkFlagDirname("dir")
 	cmd.MarkFlagDirname("state-dir")
@@ -119,6 +121,9 @@ An existing signer key is always reused. Every write is atomic.`,
 
 // Complete reads the install dir and fills in defaults from it.
 func (o *PrepareOptions) Complete() error {
+	if o.Hive {
+		return o.completeHive()
+	}
 	d, err := installdir.Open(o.Dir)
 	if err != nil {
 		return err
@@ -141,7 +146,11 @@ func (o *PrepareOptions) Validate() error {
 	if err := validateOutput(o.Output); err != nil {
 		return err
 	}
-	if o.Region != o.installDir.Config.Region {
+	if o.Hive {
+		if err := o.validateHive(); err != nil {
+			return err
+		}
+	} else if o.Region != o.installDir.Config.Region {
 		return fmt.Errorf("--region %s differs from platform.aws.region %s in %s: the issuer must be in the cluster's region", o.Region, o.installDir.Config.Region, o.installDir.Config.File)
 	}
 	switch {
@@ -163,7 +172,7 @@ func (o *PrepareOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	settings := o.installDir.Config.Inclusion
+	settings := o.installConfig().Inclusion
 	settings.MajorVersion = major
 	inclusion, err := credreq.NewInclusion(settings)
 	if err != nil {
@@ -176,7 +185,11 @@ func (o *PrepareOptions) Run(ctx context.Context) error {
 	if o.Verbose {
 		printDecisions(o.ErrOut, sel.Decisions)
 	}
-	signer, err := oidckeys.LoadOrGenerate(o.installDir.SignerKeyPath(), statedir.SignerKeyPath(o.StateDir))
+	keyPaths := []string{statedir.SignerKeyPath(o.StateDir)}
+	if o.installDir != nil {
+		keyPaths = append([]string{o.installDir.SignerKeyPath()}, keyPaths...)
+	}
+	signer, err := oidckeys.LoadOrGenerate(keyPaths...)
 	if err != nil {
 		return err
 	}
@@ -195,11 +208,14 @@ func (o *PrepareOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	return o.write(p, signer)
+	return o.write(ctx, p, signer)
 }
 
 // write puts the state dir and the install dir in place, all or nothing.
-func (o *PrepareOptions) write(p *plan.Plan, signer *oidckeys.Signer) error {
+func (o *PrepareOptions) write(ctx context.Context, p *plan.Plan, signer *oidckeys.Signer) error {
+	if o.Hive {
+		return o.writeHive(ctx, p, signer)
+	}
 	stateFiles, err := statedir.Files(o.StateDir, p, signer)
 	if err != nil {
 		return err
@@ -302,7 +318,7 @@ func (o *PrepareOptions) runOnline(ctx context.Context, in plan.Input, signer *o
 			return applyError(ctx, err, "oc sts prepare")
 		}
 	}
-	return o.write(p, signer)
+	return o.write(ctx, p, signer)
 }
 
 // observe builds the plan and diffs AWS against it.

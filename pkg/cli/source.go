@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -20,20 +21,24 @@ func (o *PrepareOptions) credentialsRequests(ctx context.Context) ([]credreq.Fil
 		return files, 0, err
 	}
 	found := releaseimage.Found{PullSpec: o.ReleaseImage, Source: "--release-image"}
+	if found.PullSpec == "" && o.Hive {
+		return nil, 0, errors.New("--hive has no install dir to find the release in: give --release-image or --credentials-requests-dir")
+	}
 	if found.PullSpec == "" {
 		var err error
 		if found, err = releaseimage.Discover(ctx, filepath.Join(o.Dir, installdir.StateFile)); err != nil {
 			return nil, 0, err
 		}
 	}
-	auth, err := authSources(o.RegistryConfig, o.installDir.Config)
+	cfg := o.installConfig()
+	auth, err := authSources(o.RegistryConfig, cfg)
 	if err != nil {
 		return nil, 0, err
 	}
 	fmt.Fprintf(o.ErrOut, "Reading CredentialsRequests from release image %s (from %s)\n", found.PullSpec, found.Source)
 	rel, err := releaseimage.Fetch(ctx, releaseimage.Options{
-		PullSpec: found.PullSpec, Auth: auth, Mirrors: mirrors(o.installDir.Config.Mirrors),
-		Architecture: o.installDir.Config.Architecture, Insecure: o.Insecure,
+		PullSpec: found.PullSpec, Auth: auth, Mirrors: mirrors(cfg.Mirrors),
+		Architecture: cfg.Architecture, Insecure: o.Insecure,
 	})
 	if err != nil {
 		return nil, 0, err
@@ -71,4 +76,12 @@ func mirrors(in []installconfig.Mirror) []releaseimage.Mirror {
 		out = append(out, releaseimage.Mirror{Source: m.Source, Mirrors: m.Mirrors, NeverContactSource: m.SourcePolicy == "NeverContactSource"})
 	}
 	return out
+}
+
+// installConfig is the install dir's, or an empty one (--hive has no install dir).
+func (o *PrepareOptions) installConfig() *installconfig.Config {
+	if o.installDir == nil {
+		return &installconfig.Config{}
+	}
+	return o.installDir.Config
 }
