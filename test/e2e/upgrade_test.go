@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -14,6 +15,7 @@ import (
 	"github.com/oc-sts/oc-sts/pkg/credreq"
 	"github.com/oc-sts/oc-sts/pkg/upgrade"
 	"github.com/oc-sts/oc-sts/test/awsworld"
+	"github.com/oc-sts/oc-sts/test/registry"
 )
 
 type upgradeReport struct {
@@ -166,5 +168,34 @@ func TestUpgradeCheck(t *testing.T) {
 	c.kubectl(t, "get", "secret", "-n", "openshift-new-operator", "new-operator-credentials")
 	if r, res := c.upgradeCheck(t, "--credentials-requests-dir", target); res.code != 0 || !r.Safe {
 		t.Errorf("after --apply: exit %d, %+v", res.code, blocking(r))
+	}
+}
+
+// --to a version: resolved from ClusterVersion's available updates, pulled
+// with the cluster's own pull secret, filtered with its capabilities.
+func TestUpgradeCheckToAnAvailableUpdate(t *testing.T) {
+	c := newSTSCluster(t, "4.12")
+	srv := registry.Start(t, "puller", "s3cret")
+	spec := srv.Push(t, "ocp-release:4.14.0", registry.Release(t, testdata("credentialsrequests", "4.14"), "4.14.0", nil))
+	c.kubectl(t, "create", "namespace", "openshift-config")
+	f := filepath.Join(t.TempDir(), "pull-secret.json")
+	os.WriteFile(f, []byte(srv.PullSecret()), 0o600)
+	c.kubectl(t, "create", "secret", "generic", "-n", "openshift-config", "pull-secret", "--type=kubernetes.io/dockerconfigjson", "--from-file=.dockerconfigjson="+f)
+	c.apply(t, "apiVersion: config.openshift.io/v1\nkind: ClusterVersion\nmetadata: {name: version}\nspec: {clusterID: 5d1b6d2b-0d8f-4f4a-9a3c-2b1a1c0e9f00}")
+	// Without the Storage capability the EBS CSI driver's request is not in the target.
+	status := fmt.Sprintf(`{"status":{"desired":{"version":"4.12.9","image":"x"},"observedGeneration":1,"versionHash":"h","availableUpdates":[{"version":"4.14.0","image":%q}],
+		"capabilities":{"enabledCapabilities":["CloudCredential","Ingress","MachineAPI","ImageRegistry","CloudControllerManager"],"knownCapabilities":[]}}}`, spec)
+	c.kubectl(t, "patch", "clusterversion", "version", "--subresource=status", "--type=merge", "-p", status)
+
+	r, res := c.upgradeCheck(t, "--to", "4.14.0", "--insecure")
+	if res.code != 1 || !strings.Contains(res.stderr, spec) {
+		t.Fatalf("exit %d\n%s", res.code, res.stderr)
+	}
+	got := strings.Join(blocking(r), "\n")
+	if got != "openshift-ingress missing-actions sts:AssumeRole" {
+		t.Errorf("findings for 4.12.9 -> 4.14.0 without Storage:\n%s", got)
+	}
+	if res := c.w.ocSTS(t, "upgrade-check", "--kubeconfig", c.kube.Kubeconfig, "--region", "us-east-2", "--to", "4.15.0"); res.code != 2 || !strings.Contains(res.stderr, "not among the cluster's available or conditional updates") {
+		t.Errorf("unknown version: exit %d\n%s", res.code, res.stderr)
 	}
 }
