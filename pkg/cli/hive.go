@@ -8,8 +8,6 @@ import (
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
-	"k8s.io/client-go/dynamic"
-	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/yaml"
 
 	"github.com/oc-sts/oc-sts/pkg/atomicfs"
@@ -139,17 +137,9 @@ func (o *PrepareOptions) writeHive(ctx context.Context, p *plan.Plan, signer *oi
 }
 
 func (o *PrepareOptions) applyToHub(ctx context.Context, objs hive.Objects) error {
-	cfg, err := o.hub.ToRESTConfig()
+	kube, dyn, err := clusterClients(o.hub)
 	if err != nil {
-		return fmt.Errorf("hub kubeconfig: %w", err)
-	}
-	kube, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return err
-	}
-	dyn, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		return err
+		return fmt.Errorf("the Hive hub: %w", err)
 	}
 	return hive.ApplyToHub(ctx, kube, dyn, objs, o.ClusterDeployment, progressTo(o.ErrOut))
 }

@@ -90,13 +90,9 @@ Manual-mode cluster needs before a minor upgrade.`,
 }
 
 // Complete builds the cluster clients.
-func (o *UpgradeOptions) Complete() error {
-	v := &VerifyOptions{ConfigFlags: o.ConfigFlags}
-	if err := v.Complete(); err != nil {
-		return err
-	}
-	o.kube, o.dyn = v.kube, v.dyn
-	return nil
+func (o *UpgradeOptions) Complete() (err error) {
+	o.kube, o.dyn, err = clusterClients(o.ConfigFlags)
+	return err
 }
 
 // Validate checks the flags.

@@ -64,20 +64,28 @@ nothing; it exits 0 only when no check FAILs.`,
 }
 
 // Complete builds the cluster clients.
-func (o *VerifyOptions) Complete() error {
-	raw, err := o.ConfigFlags.ToRawKubeConfigLoader().RawConfig()
-	if err == nil && len(raw.Clusters) == 0 && (o.ConfigFlags.APIServer == nil || *o.ConfigFlags.APIServer == "") {
-		return errors.New("no cluster to verify: log in (oc login), or give --kubeconfig or $KUBECONFIG")
-	}
-	cfg, err := o.ConfigFlags.ToRESTConfig()
-	if err != nil {
-		return fmt.Errorf("kubeconfig: %w", err)
-	}
-	if o.kube, err = kubernetes.NewForConfig(cfg); err != nil {
-		return err
-	}
-	o.dyn, err = dynamic.NewForConfig(cfg)
+func (o *VerifyOptions) Complete() (err error) {
+	o.kube, o.dyn, err = clusterClients(o.ConfigFlags)
 	return err
+}
+
+// clusterClients are the typed and dynamic clients of the kubeconfig the
+// flags select; no kubeconfig at all is an error, not localhost:8080.
+func clusterClients(flags *genericclioptions.ConfigFlags) (kubernetes.Interface, dynamic.Interface, error) {
+	raw, err := flags.ToRawKubeConfigLoader().RawConfig()
+	if err == nil && len(raw.Clusters) == 0 && (flags.APIServer == nil || *flags.APIServer == "") {
+		return nil, nil, errors.New("no cluster: log in (oc login), or give --kubeconfig or $KUBECONFIG")
+	}
+	cfg, err := flags.ToRESTConfig()
+	if err != nil {
+		return nil, nil, fmt.Errorf("kubeconfig: %w", err)
+	}
+	kube, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	dyn, err := dynamic.NewForConfig(cfg)
+	return kube, dyn, err
 }
 
 // Validate checks the flags.
