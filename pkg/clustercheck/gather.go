@@ -25,9 +25,11 @@ import (
 	"github.com/oc-sts/oc-sts/pkg/provision"
 )
 
+// CloudCredentialGVR is the cloud credential operator's config (singleton "cluster").
+var CloudCredentialGVR = schema.GroupVersionResource{Group: "operator.openshift.io", Version: "v1", Resource: "cloudcredentials"}
+
 var (
 	authenticationGVR   = schema.GroupVersionResource{Group: "config.openshift.io", Version: "v1", Resource: "authentications"}
-	cloudCredentialGVR  = schema.GroupVersionResource{Group: "operator.openshift.io", Version: "v1", Resource: "cloudcredentials"}
 	credentialsRequests = schema.GroupVersionResource{Group: "cloudcredential.openshift.io", Version: "v1", Resource: "credentialsrequests"}
 )
 
@@ -39,7 +41,7 @@ func ReadCluster(ctx context.Context, kube kubernetes.Interface, dyn dynamic.Int
 		return f, fmt.Errorf("reading secret kube-system/aws-creds: %w", err)
 	}
 	f.RootSecret = err == nil
-	if f.CredentialsMode, err = clusterField(ctx, dyn, cloudCredentialGVR, "spec", "credentialsMode"); err != nil {
+	if f.CredentialsMode, err = clusterField(ctx, dyn, CloudCredentialGVR, "spec", "credentialsMode"); err != nil {
 		return f, err
 	}
 	if f.Issuer, err = clusterField(ctx, dyn, authenticationGVR, "spec", "serviceAccountIssuer"); err != nil {

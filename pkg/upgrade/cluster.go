@@ -12,12 +12,13 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
+
+	"github.com/oc-sts/oc-sts/pkg/clustercheck"
 )
 
 var (
-	clusterVersionGVR  = schema.GroupVersionResource{Group: "config.openshift.io", Version: "v1", Resource: "clusterversions"}
-	featureGateGVR     = schema.GroupVersionResource{Group: "config.openshift.io", Version: "v1", Resource: "featuregates"}
-	cloudCredentialGVR = schema.GroupVersionResource{Group: "operator.openshift.io", Version: "v1", Resource: "cloudcredentials"}
+	clusterVersionGVR = schema.GroupVersionResource{Group: "config.openshift.io", Version: "v1", Resource: "clusterversions"}
+	featureGateGVR    = schema.GroupVersionResource{Group: "config.openshift.io", Version: "v1", Resource: "featuregates"}
 )
 
 // UpgradeableToAnnotation tells the cloud credential operator in Manual mode
@@ -71,7 +72,7 @@ func ReadVersion(ctx context.Context, dyn dynamic.Interface) (Version, error) {
 // MarkUpgradeable sets the upgradeable-to annotation on CloudCredential cluster.
 func MarkUpgradeable(ctx context.Context, dyn dynamic.Interface, version string) error {
 	patch := fmt.Sprintf(`{"metadata":{"annotations":{%q:%q}}}`, UpgradeableToAnnotation, version)
-	_, err := dyn.Resource(cloudCredentialGVR).Patch(ctx, "cluster", types.MergePatchType, []byte(patch), metav1.PatchOptions{})
+	_, err := dyn.Resource(clustercheck.CloudCredentialGVR).Patch(ctx, "cluster", types.MergePatchType, []byte(patch), metav1.PatchOptions{})
 	if err != nil {
 		return fmt.Errorf("annotating CloudCredential cluster with %s=%s: %w", UpgradeableToAnnotation, version, err)
 	}
