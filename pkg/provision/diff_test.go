@@ -133,7 +133,12 @@ func TestDiff(t *testing.T) {
 
 func TestRequiredActions(t *testing.T) {
 	got := RequiredActions([]plan.Change{{Resource: plan.RoleResource, Action: plan.Create}, {Resource: plan.ObjectResource, Action: plan.Update}})
-	if strings.Join(got, " ") != "iam:CreateRole iam:PutRolePolicy iam:TagRole iam:UpdateAssumeRolePolicy s3:PutObject" {
+	if strings.Join(got, " ") != "iam:CreateRole iam:PutRolePolicy iam:TagRole s3:PutObject" {
 		t.Errorf("actions %v", got)
+	}
+	// destroy's deletions ask for deletion rights, not creation ones.
+	got = RequiredActions([]plan.Change{{Resource: plan.ObjectResource, Action: plan.Delete}, {Resource: plan.ProviderResource, Action: plan.Delete}})
+	if strings.Join(got, " ") != "iam:DeleteOpenIDConnectProvider s3:DeleteObject" {
+		t.Errorf("deletion actions %v", got)
 	}
 }

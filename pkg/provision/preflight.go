@@ -56,25 +56,31 @@ func RequiredActions(changes []plan.Change) []string {
 	return slices.Sorted(maps.Keys(set))
 }
 
-func actionsFor(ch plan.Change) []string {
-	switch ch.Resource {
-	case plan.BucketResource:
-		if ch.Action == plan.Delete {
-			return []string{"s3:DeleteBucket", "s3:DeleteObject"}
-		}
-		return []string{"s3:CreateBucket", "s3:PutBucketTagging", "s3:PutBucketPublicAccessBlock", "s3:PutBucketPolicy"}
-	case plan.ObjectResource:
-		return []string{"s3:PutObject"}
-	case plan.ProviderResource:
-		return []string{"iam:CreateOpenIDConnectProvider", "iam:TagOpenIDConnectProvider", "iam:AddClientIDToOpenIDConnectProvider"}
-	case plan.RoleResource:
-		if ch.Action == plan.Delete {
-			return []string{"iam:DeleteRole", "iam:DeleteRolePolicy"}
-		}
-		return []string{"iam:CreateRole", "iam:TagRole", "iam:PutRolePolicy", "iam:UpdateAssumeRolePolicy"}
-	}
-	return nil
+// requiredActions are the IAM actions each kind of change makes.
+var requiredActions = map[plan.Resource]map[plan.Action][]string{
+	plan.BucketResource: {
+		plan.Create: {"s3:CreateBucket", "s3:PutBucketTagging", "s3:PutBucketPublicAccessBlock", "s3:PutBucketPolicy"},
+		plan.Update: {"s3:PutBucketTagging", "s3:PutBucketPublicAccessBlock", "s3:PutBucketPolicy"},
+		plan.Delete: {"s3:DeleteBucket"},
+	},
+	plan.ObjectResource: {plan.Create: {"s3:PutObject"}, plan.Update: {"s3:PutObject"}, plan.Delete: {"s3:DeleteObject"}},
+	plan.ProviderResource: {
+		plan.Create: {"iam:CreateOpenIDConnectProvider", "iam:TagOpenIDConnectProvider"},
+		plan.Update: {"iam:AddClientIDToOpenIDConnectProvider", "iam:TagOpenIDConnectProvider"},
+		plan.Delete: {"iam:DeleteOpenIDConnectProvider"},
+	},
+	plan.RoleResource: {
+		plan.Create: {"iam:CreateRole", "iam:TagRole", "iam:PutRolePolicy"},
+		plan.Update: {"iam:UpdateAssumeRolePolicy", "iam:PutRolePolicy", "iam:TagRole"},
+		plan.Delete: {"iam:DeleteRole", "iam:DeleteRolePolicy", "iam:DetachRolePolicy"},
+	},
+	plan.DistributionResource: {
+		plan.Create: {"cloudfront:CreateOriginAccessControl", "cloudfront:CreateDistributionWithTags"},
+		plan.Delete: {"cloudfront:UpdateDistribution", "cloudfront:DeleteDistribution", "cloudfront:DeleteOriginAccessControl"},
+	},
 }
+
+func actionsFor(ch plan.Change) []string { return requiredActions[ch.Resource][ch.Action] }
 
 // MissingPermissions asks IAM's policy simulator which actions the caller
 // may not perform. ok is false when the simulator cannot be used (denied,
