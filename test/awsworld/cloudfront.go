@@ -187,7 +187,7 @@ func (g *Gate) cloudFrontServe(w http.ResponseWriter, r *http.Request, host, key
 		bucket, bucketRegion := m[1], hostRegion(m[2], m[3])
 		r = toMoto(r, bucket, key)
 		if g.originAccessControl(aws.ToString(sum.Id), aws.ToString(origin.Id)) == "" {
-			g.anonymousS3(w, r, bucketRegion, bucket, key)
+			g.anonymousS3(w, r, bucketRegion, bucket, key, m[2] != "")
 			return
 		}
 		a, err := g.access(ctx, bucketRegion, bucket)

@@ -186,7 +186,7 @@ func (g *Gate) answer(w http.ResponseWriter, r *http.Request, call Call, body []
 		}
 	case call.Service == "s3" && unsigned(r):
 		bucket, key, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
-		g.anonymousS3(w, r, "us-east-1", bucket, key)
+		g.anonymousS3(w, r, "us-east-1", bucket, key, false)
 		return
 	case call.Service == "s3":
 		if g.s3Elsewhere(w, r, call) {

@@ -22,8 +22,10 @@ import (
 
 var accessDenied = &apiError{http.StatusForbidden, "AccessDenied", "Access Denied"}
 
-// anonymousS3 answers an unsigned request for bucket/key.
-func (g *Gate) anonymousS3(w http.ResponseWriter, r *http.Request, region, bucket, key string) {
+// anonymousS3 answers an unsigned request for bucket/key at an endpoint of
+// region; pinned when the host named the region (a regional endpoint
+// redirects requests for buckets elsewhere, the global one finds them).
+func (g *Gate) anonymousS3(w http.ResponseWriter, r *http.Request, region, bucket, key string, pinned bool) {
 	if _, ok := g.foreignOwner(bucket); ok {
 		accessDenied.write(w, "s3")
 		return
@@ -31,6 +33,10 @@ func (g *Gate) anonymousS3(w http.ResponseWriter, r *http.Request, region, bucke
 	a, err := g.access(r.Context(), region, bucket)
 	if err != nil || !a.exists {
 		g.proxy.ServeHTTP(w, r) // moto's own answer: NoSuchBucket
+		return
+	}
+	if at, ok, err := g.moto.in(region).bucketRegion(r.Context(), bucket); pinned && err == nil && ok && at != region {
+		permanentRedirect(w, bucket, at)
 		return
 	}
 	d := a.policy.decide(policyRequest{who: anonymous, action: s3ActionOf(r.Method, key, r.URL.Query()), resource: s3ARN(a.partition, bucket, key)})

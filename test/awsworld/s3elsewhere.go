@@ -15,7 +15,8 @@ import (
 //   - a bucket lives in one region: a request signed for another is
 //     answered 301 PermanentRedirect (x-amz-bucket-region) as a regional
 //     endpoint does, or 400 AuthorizationHeaderMalformed naming the
-//     region as the global endpoint s3.amazonaws.com does.
+//     region as the global endpoint s3.amazonaws.com does; an anonymous
+//     request to another region's endpoint is redirected too.
 
 const (
 	expectedOwnerHeader = "x-amz-expected-bucket-owner"
@@ -86,12 +87,19 @@ func (g *Gate) s3Elsewhere(w http.ResponseWriter, r *http.Request, call Call) bo
 	global := g.s3.globalEndpoint
 	g.mu.Unlock()
 	g.markRefused(r, wrongRegionCode(global))
-	w.Header().Set("Content-Type", "application/xml")
 	if global {
+		w.Header().Set("Content-Type", "application/xml")
 		w.WriteHeader(http.StatusBadRequest)
 		fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>AuthorizationHeaderMalformed</Code><Message>The authorization header is malformed; the region '%s' is wrong; expecting '%s'</Message><Region>%s</Region><RequestId>gate</RequestId></Error>`, call.Region, region, region)
 		return true
 	}
+	permanentRedirect(w, bucket, region)
+	return true
+}
+
+// permanentRedirect is a regional endpoint's answer for a bucket in region.
+func permanentRedirect(w http.ResponseWriter, bucket, region string) {
+	w.Header().Set("Content-Type", "application/xml")
 	w.Header().Set("x-amz-bucket-region", region)
 	w.WriteHeader(http.StatusMovedPermanently)
 	host := bucket + ".s3." + region + ".amazonaws.com"
@@ -99,7 +107,6 @@ func (g *Gate) s3Elsewhere(w http.ResponseWriter, r *http.Request, call Call) bo
 		host += ".cn"
 	}
 	fmt.Fprintf(w, `<?xml version="1.0" encoding="UTF-8"?><Error><Code>PermanentRedirect</Code><Message>The bucket you are attempting to access must be addressed using the specified endpoint. Please send all future requests to this endpoint.</Message><Endpoint>%s</Endpoint><Bucket>%s</Bucket><RequestId>gate</RequestId></Error>`, host, bucket)
-	return true
 }
 
 func wrongRegionCode(global bool) string {

@@ -170,4 +170,15 @@ func TestGateBucketInAnotherRegion(t *testing.T) {
 	if loc, err := c.GetBucketLocation(ctx, &s3.GetBucketLocationInput{Bucket: aws.String("far-oidc")}); err != nil || loc.LocationConstraint != "us-west-2" {
 		t.Errorf("GetBucketLocation answers from any region: %v", err)
 	}
+	web := webClient(t, g)
+	for url, want := range map[string]int{
+		"https://far-oidc.s3.us-east-1.amazonaws.com/keys.json": http.StatusMovedPermanently, // another region's endpoint
+		"https://s3.us-east-1.amazonaws.com/far-oidc/keys.json": http.StatusMovedPermanently,
+		"https://far-oidc.s3.us-west-2.amazonaws.com/keys.json": http.StatusForbidden, // its own: not public
+		"https://far-oidc.s3.amazonaws.com/keys.json":           http.StatusForbidden, // the global endpoint finds it
+	} {
+		if got := httpStatus(t, web, "GET", url); got != want {
+			t.Errorf("anonymous GET %s: %d, want %d", url, got, want)
+		}
+	}
 }
