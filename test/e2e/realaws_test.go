@@ -339,3 +339,31 @@ func TestUpgradeApplyUnderDenyAndIAMPropagation(t *testing.T) {
 		t.Errorf("after --apply: exit %d, %+v", res.code, blocking(r))
 	}
 }
+
+// destroy under an organisation's deny: the action and resource named,
+// what is left listed; once lifted, a re-run finishes.
+func TestDestroyExplicitDeny(t *testing.T) {
+	w := newWorld(t)
+	dir := exampleDir(t, nil)
+	if res := w.prepare(t, dir, testdata("credentialsrequests", crDir416)); res.code != 0 {
+		t.Fatal(res.stderr)
+	}
+	p := readPlan(t, dir)
+	w.gate.Deny("iam:DeleteOpenIDConnectProvider", awsworld.SCP)
+	res := w.ocSTS(t, "destroy", "--dir", dir, "--yes")
+	for _, want := range []string{
+		"iam:DeleteOpenIDConnectProvider on " + p.OIDCProvider.ARN + " is denied by an organisation policy or permissions boundary",
+		"Left in AWS:\n  - iam-oidc-provider " + p.OIDCProvider.ARN + "\nPlan: 0 to create, 0 to update, 1 to delete.",
+	} {
+		if res.code == 0 || !strings.Contains(res.stderr, want) {
+			t.Errorf("exit %d, stderr lacks %q:\n%s", res.code, want, res.stderr)
+		}
+	}
+	w.gate.Lift("iam:DeleteOpenIDConnectProvider")
+	if res := w.ocSTS(t, "destroy", "--name", "demo", "--region", "us-east-2", "--yes"); res.code != 0 {
+		t.Fatalf("destroy once lifted: exit %d\n%s", res.code, res.stderr)
+	}
+	if got := w.state(t); got != "" {
+		t.Errorf("left after destroy:\n%s", got)
+	}
+}
