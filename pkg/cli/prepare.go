@@ -56,6 +56,7 @@ type PrepareOptions struct {
 	Output                 string
 	Verbose                bool
 	Prune                  bool
+	ReplacePublishedKeys   bool
 	WaitTimeout            time.Duration
 	awsFlags
 	hiveFlags
@@ -111,6 +112,7 @@ An existing signer key is always reused. Every write is atomic.`,
 	f.BoolVarP(&o.Yes, "yes", "y", false, "Apply the changes without asking (required when stdin is not a terminal).")
 	f.DurationVar(&o.WaitTimeout, "wait-timeout", 20*time.Minute, "With --private-bucket, how long to wait for the CloudFront distribution to deploy.")
 	f.BoolVar(&o.Prune, "prune", false, "Also delete the roles oc sts created for CredentialsRequests this release no longer has.")
+	f.BoolVar(&o.ReplacePublishedKeys, "replace-published-keys", false, "Replace the issuer's published keys.json even though it holds signer keys this run's key is not: every token they signed, a running cluster's included, is then rejected.")
 	o.hiveFlags.add(cmd)
 	addOutputFlag(cmd, &o.Output)
 	cmd.MarkFlagDirname("dir")
@@ -332,10 +334,33 @@ func (o *PrepareOptions) observe(ctx context.Context, c *provision.Clients, id p
 	if err != nil {
 		return nil, nil, err
 	}
+	for _, w := range observed.Warnings {
+		fmt.Fprintln(o.ErrOut, "warning: "+w)
+	}
 	if p.Changes, err = provision.Diff(p, observed, o.Prune); err != nil {
 		return nil, nil, fmt.Errorf("%w\n(nothing was changed)", err)
 	}
+	if err := o.keepPublishedKeys(p, observed); err != nil {
+		return nil, nil, err
+	}
 	return p, observed, nil
+}
+
+// keepPublishedKeys refuses to replace a published JWKS holding keys this
+// run's signer key is not, unless --replace-published-keys says so.
+func (o *PrepareOptions) keepPublishedKeys(p *plan.Plan, observed *provision.Observed) error {
+	dropped, err := provision.DroppedKeys(p, observed)
+	if err != nil || len(dropped) == 0 {
+		return err
+	}
+	if o.ReplacePublishedKeys {
+		fmt.Fprintf(o.ErrOut, "warning: --replace-published-keys: replacing the published signer keys %s; tokens they signed will be rejected\n", strings.Join(dropped, ", "))
+		return nil
+	}
+	return fmt.Errorf("s3://%s/%s publishes signer keys (kid %s) that this run's key is not: uploading it would make AWS reject every token a running cluster signed with them.\n"+
+		"Run prepare with the key that published them (the install dir or --state-dir of that cluster), choose another --name for a new cluster, "+
+		"or, if no cluster uses them any more, pass --replace-published-keys (a future `oc sts rotate-key` will rotate keys without that outage).\n(nothing was changed)",
+		p.Bucket.Name, oidckeys.JWKSPath, strings.Join(dropped, ", "))
 }
 
 // distribution finds the private issuer's distribution and points the plan

@@ -199,9 +199,25 @@ func TestControlAPI(t *testing.T) {
 	if _, err := iam.NewFromConfig(cfg).CreateRole(context.Background(), &iam.CreateRoleInput{RoleName: aws.String("r"), AssumeRolePolicyDocument: aws.String(ec2Trust)}); err != nil {
 		t.Fatal(err)
 	}
+	post("/gate-api/faults", `{"deny":{"iam:List*":"permissions boundary"},"rolePropagation":"1h","foreignBuckets":{"taken":"210987654321"}}`)
+	_, err = iam.NewFromConfig(cfg).ListRoles(context.Background(), &iam.ListRolesInput{})
+	if errorCode(err) != "AccessDenied" || !strings.Contains(err.Error(), "iam:ListRoles with an explicit deny in a permissions boundary") {
+		t.Errorf("deny set through the control API: %v", err)
+	}
+	if _, err := iam.NewFromConfig(cfg).CreateRole(context.Background(), &iam.CreateRoleInput{RoleName: aws.String("young"), AssumeRolePolicyDocument: aws.String(ec2Trust)}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = iam.NewFromConfig(cfg).GetRole(context.Background(), &iam.GetRoleInput{RoleName: aws.String("young")})
+	wantCode(t, "rolePropagation set through the control API", err, "NoSuchEntity")
+	if resp, err := http.Post(gateURL+"/gate-api/faults", "application/json", strings.NewReader(`{"deny":{"iam:*":"a memo"}}`)); err != nil || resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("an unknown deny source must be refused: %v %v", err, resp)
+	}
 	post("/gate-api/reset?world=1", "")
 	if len(g.Calls()) != 0 {
 		t.Errorf("log not reset: %v", g.Calls())
+	}
+	if _, ok := g.foreignOwner("taken"); ok {
+		t.Error("foreign buckets not forgotten with the world")
 	}
 	roles, err := iam.NewFromConfig(cfg).ListRoles(context.Background(), &iam.ListRolesInput{})
 	if err != nil || len(roles.Roles) != 0 {

@@ -75,26 +75,25 @@ func (g *Gate) AbortAfter(k int, abort func()) {
 	g.faults.abortAfter, g.faults.abort = len(g.calls)+k, abort
 }
 
-// admit logs the call and decides its fate.
-func (g *Gate) admit(c *Call) (Fault, time.Duration, func()) {
+// admit logs the call and decides its fate; n is its place in the log of epoch.
+func (g *Gate) admit(c *Call) (f Fault, latency time.Duration, abort func(), n, epoch int) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	f := &g.faults
-	n := len(g.calls) + 1
-	fault := f.failAt[n]
-	if op := f.failOps[c.Operation]; op != "" {
-		fault = op
+	plan := &g.faults
+	n = len(g.calls) + 1
+	f = plan.failAt[n]
+	if op := plan.failOps[c.Operation]; op != "" {
+		f = op
 	}
-	if fault == "" && f.fraction > 0 && f.rnd.Float64() < f.fraction {
-		fault = f.fractionFault
+	if f == "" && plan.fraction > 0 && plan.rnd.Float64() < plan.fraction {
+		f = plan.fractionFault
 	}
-	var abort func()
-	if f.abortAfter > 0 && n > f.abortAfter {
-		fault, abort, f.abort = ConnectionReset, f.abort, nil
+	if plan.abortAfter > 0 && n > plan.abortAfter {
+		f, abort, plan.abort = ConnectionReset, plan.abort, nil
 	}
-	c.Injected = fault
+	c.Injected = f
 	g.calls = append(g.calls, *c)
-	return fault, f.latency, abort
+	return f, plan.latency, abort, n, g.epoch
 }
 
 func injectFault(w http.ResponseWriter, service string, f Fault) {
