@@ -1,14 +1,18 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
+	configv1 "github.com/openshift/api/config/v1"
+	"github.com/openshift/library-go/pkg/manifest"
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -30,17 +34,19 @@ const couldNotTell = 2
 
 // UpgradeOptions are the inputs of `oc sts upgrade-check`.
 type UpgradeOptions struct {
-	ConfigFlags            *genericclioptions.ConfigFlags
-	To                     string
-	CredentialsRequestsDir string
-	TargetVersion          string
-	RegistryConfig         string
-	Insecure               bool
-	Apply                  bool
-	Prune                  bool
-	Name                   string
-	Region                 string
-	Output                 string
+	ConfigFlags                   *genericclioptions.ConfigFlags
+	To                            string
+	CredentialsRequestsDir        string
+	CurrentCredentialsRequestsDir string
+	TargetVersion                 string
+	RegistryConfig                string
+	Insecure                      bool
+	Apply                         bool
+	Prune                         bool
+	Name                          string
+	Region                        string
+	Output                        string
+	Verbose                       bool
 	awsFlags
 
 	kube kubernetes.Interface
@@ -54,39 +60,57 @@ func NewUpgradeCmd(streams genericiooptions.IOStreams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "upgrade-check",
 		Short: "Report (and apply) the AWS changes a target release needs before an upgrade",
-		Long: `Upgrade-check compares the target release's CredentialsRequests (filtered with
-the cluster's capabilities and feature set) with what the cluster's roles actually
-grant and trust: new requests, actions the roles lack (wildcards understood),
-service-account changes that break a trust policy, moved Secrets, changed policy
-conditions, policies over IAM's size limit. Exit 0: safe to upgrade; 1: changes
-are needed (each listed with what applies it); 2: it could not tell, and why.
+		Long: `Upgrade-check compares the target release's CredentialsRequests, included as the
+cluster-version operator will include them after the upgrade (the cluster's feature
+set and gates, its capabilities and those the upgrade enables implicitly), with what
+the cluster's roles actually grant and trust: new requests, actions the roles lack
+(wildcards understood), service-account changes that break a trust policy, moved
+Secrets, changed policy conditions, policies over IAM's size limit.
+
+Exit 0: safe to upgrade; 1: changes are needed (each listed with what applies it);
+2: it could not tell, and why (bad flags, no cluster or ClusterVersion, a target
+without AWS CredentialsRequests, an unreadable release or directory).
 
 --apply makes them with the converge engine of prepare (only the roles), creates
-the missing Secrets and namespaces, and only after all that succeeded sets
-cloudcredential.openshift.io/upgradeable-to on CloudCredential cluster, which a
+the missing Secrets and namespaces, checks again, and only when that check is safe
+sets cloudcredential.openshift.io/upgradeable-to on CloudCredential cluster, which a
 Manual-mode cluster needs before a minor upgrade.`,
 		Example: `  oc sts upgrade-check --to 4.17.3                       # a version from the cluster's available updates
   oc sts upgrade-check --to quay.io/openshift-release-dev/ocp-release:4.17.3-x86_64 --apply --yes
   oc sts upgrade-check --credentials-requests-dir ./credreqs-4.17 --target-version 4.17.3 -o json`,
 		Args: cobra.NoArgs,
-		RunE: runOptions(o),
 	}
+	run := runOptions(o)
+	// Every failure before a verdict is "could not tell", usage errors included.
+	cmd.RunE = func(cmd *cobra.Command, args []string) error { return couldNotTellIf(run(cmd, args)) }
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return couldNotTellIf(err) })
+	cmd.Args = func(cmd *cobra.Command, args []string) error { return couldNotTellIf(cobra.NoArgs(cmd, args)) }
 	o.ConfigFlags.AddFlags(cmd.Flags())
 	f := cmd.Flags()
 	f.StringVar(&o.To, "to", "", "Target: a release image pull spec, or a version among the cluster's available or conditional updates.")
 	f.StringVar(&o.CredentialsRequestsDir, "credentials-requests-dir", "", "Target CredentialsRequests from a directory instead of a release image.")
+	f.StringVar(&o.CurrentCredentialsRequestsDir, "current-credentials-requests-dir", "", "The current release's manifests (oc adm release extract --to DIR), when the cluster cannot tell what it runs (default: its objects, then its release image).")
 	f.StringVar(&o.TargetVersion, "target-version", "", "The target's version, for the upgradeable-to annotation (default: the release image's).")
 	f.StringVarP(&o.RegistryConfig, "registry-config", "a", "", "Pull secret for the release image (default: $REGISTRY_AUTH_FILE, the cluster's pull secret, docker/podman defaults).")
 	f.BoolVar(&o.Insecure, "insecure", false, "Allow a plain-HTTP or unverified-TLS registry.")
-	f.BoolVar(&o.Apply, "apply", false, "Make the changes, then set the upgradeable-to annotation.")
+	f.BoolVar(&o.Apply, "apply", false, "Make the changes, check again, then set the upgradeable-to annotation.")
 	f.BoolVar(&o.DryRun, "dry-run", false, "With --apply: show the exact AWS changes and stop.")
 	f.BoolVarP(&o.Yes, "yes", "y", false, "Apply without asking (required when stdin is not a terminal).")
 	f.BoolVar(&o.Prune, "prune", false, "With --apply: delete oc sts roles of CredentialsRequests the target no longer has.")
 	f.StringVar(&o.Name, "name", "", "The name prepare used (default: from the roles' ownership tags).")
 	f.StringVar(&o.Region, "region", "", "AWS region (default: the cluster's Infrastructure).")
 	f.StringVar(&o.Profile, "profile", "", "AWS shared-config profile.")
+	f.BoolVarP(&o.Verbose, "verbose", "v", false, "List every CredentialsRequest of the target, included or not and why, and what decided each feature gate and capability.")
 	addOutputFlag(cmd, &o.Output)
 	return cmd
+}
+
+func couldNotTellIf(err error) error {
+	var ee *ExitError
+	if err == nil || errors.As(err, &ee) {
+		return err
+	}
+	return &ExitError{Code: couldNotTell, Err: fmt.Errorf("could not tell whether the upgrade is safe: %w", err)}
 }
 
 // Complete builds the cluster clients.
@@ -102,6 +126,13 @@ func (o *UpgradeOptions) Validate() error {
 		return errors.New("give the target: --to (a release image or an available update's version) or --credentials-requests-dir")
 	case o.DryRun && !o.Apply, o.Prune && !o.Apply:
 		return errors.New("--dry-run and --prune go with --apply")
+	case o.Apply && o.To == "" && o.TargetVersion == "":
+		return errors.New("--apply with --credentials-requests-dir needs --target-version: a directory does not say its version, and the upgradeable-to annotation names it")
+	}
+	if o.TargetVersion != "" {
+		if _, err := upgrade.AnnotationNeeded(o.TargetVersion, &configv1.ClusterVersion{}); err != nil {
+			return err
+		}
 	}
 	return validateOutput(o.Output)
 }
@@ -115,31 +146,55 @@ type upgradeReport struct {
 	Safe           bool              `json:"safe"`
 	Findings       []upgrade.Finding `json:"findings"`
 	Applied        []plan.Change     `json:"applied,omitempty"`
+	UpgradeableTo  annotationReport  `json:"upgradeableTo"`
+	Warnings       []string          `json:"warnings,omitempty"`
+}
+
+// annotationReport is the upgradeable-to annotation after the run.
+type annotationReport struct {
+	Value    string `json:"value"`
+	Needed   bool   `json:"needed"`   // a minor upgrade: the operator blocks it without the annotation
+	Unblocks bool   `json:"unblocks"` // the value lets the cloud credential operator report Upgradeable
+	covers   bool   // ...up to the target's minor version
 }
 
 // Run compares, reports and, with --apply, converges.
 func (o *UpgradeOptions) Run(ctx context.Context) error {
-	err := o.run(ctx)
-	var ee *ExitError
-	if err != nil && !errors.As(err, &ee) {
-		return &ExitError{Code: couldNotTell, Err: fmt.Errorf("could not tell whether the upgrade is safe: %w", err)}
-	}
-	return err
-}
-
-func (o *UpgradeOptions) run(ctx context.Context) error {
-	cluster, err := clustercheck.ReadCluster(ctx, o.kube, o.dyn)
+	st, err := upgrade.ReadState(ctx, o.dyn)
 	if err != nil {
 		return err
 	}
-	version, err := upgrade.ReadVersion(ctx, o.dyn)
+	t, err := o.target(ctx, st)
 	if err != nil {
 		return err
 	}
-	target, targetVersion, err := o.target(ctx, version)
+	ms, err := credreq.Parse(t.Files)
 	if err != nil {
 		return err
 	}
+	if !slices.ContainsFunc(ms, func(m manifest.Manifest) bool { return credreq.IsAWS(&m) }) {
+		return fmt.Errorf("%s holds no AWS CredentialsRequest: it is not an AWS release's (or not the output of oc adm release extract --credentials-requests); nothing can be compared", t.Name)
+	}
+	if o.Apply && t.Version == "" {
+		return fmt.Errorf("the version of %s is unknown: give --target-version for the upgradeable-to annotation", t.Name)
+	}
+	pred, err := upgrade.Predict(ctx, st, upgrade.NewObjects(o.dyn, o.kube.Discovery()), t, o.currentRelease(st))
+	if err != nil {
+		return err
+	}
+	for _, w := range pred.Warnings {
+		fmt.Fprintln(o.ErrOut, "warning:", w)
+	}
+	sel, err := credreq.Select(t.Files, pred.Inclusion)
+	if err != nil {
+		return err
+	}
+	if o.Verbose {
+		printDecisions(o.ErrOut, sel.Decisions)
+		printSources(o.ErrOut, pred.Inclusion.Sources(t.Files))
+		fmt.Fprintf(o.ErrOut, "What the current release runs: from %s.\n", pred.CurrentFrom)
+	}
+	report := upgradeReport{APIVersion: plan.APIVersion, Kind: "UpgradeReport", CurrentVersion: st.Current(), TargetVersion: t.Version, Warnings: pred.Warnings}
 	if o.Region == "" {
 		o.Region = clustercheck.ReadRegion(ctx, o.dyn)
 	}
@@ -147,14 +202,64 @@ func (o *UpgradeOptions) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	check := func() (clustercheck.ClusterFacts, map[string]*clustercheck.Role, error) {
+		cluster, live, err := o.observe(ctx, c, id, sel.Requests)
+		if err == nil {
+			report.Findings = append(upgrade.Compare(live, sel.Requests), upgrade.ImplicitFindings(sel.Requests, pred.Inclusion)...)
+			upgrade.Sort(report.Findings)
+			report.Safe = upgrade.Blocking(report.Findings) == 0
+		}
+		return cluster, live.Roles, err
+	}
+	cluster, roles, err := check()
+	if err != nil {
+		return err
+	}
+	if o.Apply && !report.Safe {
+		if report.Applied, err = o.apply(ctx, c, id, cluster, roles, sel.Requests); err != nil {
+			o.print(report)
+			return &ExitError{Code: 1, Err: fmt.Errorf("%w\nthe upgradeable-to annotation was not set", err)}
+		}
+		if o.DryRun {
+			o.print(report)
+			return &ExitError{Code: 1, Err: fmt.Errorf("--dry-run: %d changes are needed before upgrading to %s; nothing was changed", upgrade.Blocking(report.Findings), t.Version)}
+		}
+		fmt.Fprintln(o.ErrOut, "Checking again...")
+		if _, _, err := check(); err != nil {
+			return err
+		}
+	}
+	if err := o.annotate(ctx, st, t.Version, &report); err != nil {
+		return err
+	}
+	if err := o.print(report); err != nil {
+		return err
+	}
+	if !report.Safe {
+		msg := fmt.Sprintf("%d changes are needed before upgrading to %s: oc sts upgrade-check --apply makes them", upgrade.Blocking(report.Findings), t.Version)
+		if o.Apply {
+			msg = fmt.Sprintf("%d changes are still needed after applying: the upgradeable-to annotation was not set", upgrade.Blocking(report.Findings))
+		}
+		return &ExitError{Code: 1, Err: errors.New(msg)}
+	}
+	return nil
+}
+
+// observe reads the cluster's requests, the Secrets a previous --apply made
+// for the target's new ones, and the roles.
+func (o *UpgradeOptions) observe(ctx context.Context, c *provision.Clients, id provision.Identity, target []credreq.Request) (clustercheck.ClusterFacts, upgrade.Live, error) {
+	cluster, err := clustercheck.ReadCluster(ctx, o.kube, o.dyn)
+	if err != nil {
+		return cluster, upgrade.Live{}, err
+	}
 	host := strings.TrimPrefix(cluster.Issuer, "https://")
 	if host == "" {
-		return errors.New("the cluster has no service-account issuer (Authentication cluster): it is not an STS cluster; oc sts verify says more")
+		return cluster, upgrade.Live{}, errors.New("the cluster has no service-account issuer (Authentication cluster): it is not an STS cluster; oc sts verify says more")
 	}
 	live := upgrade.Live{Requests: cluster.Requests, ProviderARN: fmt.Sprintf("arn:%s:iam::%s:oidc-provider/%s", id.Partition, id.Account, host), IssuerHost: host,
 		Namespaces: map[string]bool{}, Prepared: map[string]clustercheck.Request{}}
 	if err := o.readPrepared(ctx, live, cluster, target); err != nil {
-		return err
+		return cluster, live, err
 	}
 	withPrepared := append([]clustercheck.Request(nil), cluster.Requests...)
 	for _, r := range live.Prepared {
@@ -162,39 +267,44 @@ func (o *UpgradeOptions) run(ctx context.Context) error {
 	}
 	facts, err := clustercheck.ReadAWS(ctx, c, live.ProviderARN, withPrepared)
 	if err != nil {
-		return err
+		return cluster, live, err
 	}
 	live.Roles = facts.Roles
 	namespaces, err := o.kube.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
 	if err != nil {
-		return err
+		return cluster, live, err
 	}
 	for _, ns := range namespaces.Items {
 		live.Namespaces[ns.Name] = true
 	}
-	report := upgradeReport{APIVersion: plan.APIVersion, Kind: "UpgradeReport", CurrentVersion: version.Current, TargetVersion: targetVersion,
-		Findings: upgrade.Compare(live, target)}
-	report.Safe = upgrade.Blocking(report.Findings) == 0
-	if o.Apply && !report.Safe {
-		if report.Applied, err = o.apply(ctx, c, id, cluster, live.Roles, target, targetVersion); err != nil {
-			o.print(report)
-			return &ExitError{Code: 1, Err: fmt.Errorf("%w\nthe upgradeable-to annotation was not set", err)}
-		}
-		if o.DryRun {
-			return o.print(report)
-		}
-		report.Safe = true
-	} else if o.Apply && !o.DryRun {
-		if err := upgrade.MarkUpgradeable(ctx, o.dyn, targetVersion); err != nil {
-			return err
-		}
-	}
-	if err := o.print(report); err != nil {
+	return cluster, live, nil
+}
+
+// annotate reports the upgradeable-to annotation and, with --apply on a
+// safe cluster, sets it when the upgrade needs it and it does not already
+// say so. Never when the check is not safe.
+func (o *UpgradeOptions) annotate(ctx context.Context, st upgrade.State, version string, r *upgradeReport) error {
+	value, err := upgrade.ReadAnnotation(ctx, o.dyn)
+	if err != nil {
 		return err
 	}
-	if !report.Safe {
-		return &ExitError{Code: 1, Err: fmt.Errorf("%d changes are needed before upgrading to %s: oc sts upgrade-check --apply makes them", upgrade.Blocking(report.Findings), targetVersion)}
+	r.UpgradeableTo = annotationReport{Value: value, Unblocks: upgrade.Unblocks(value, st.ClusterVersion)}
+	if version == "" {
+		return nil
 	}
+	if r.UpgradeableTo.Needed, err = upgrade.AnnotationNeeded(version, st.ClusterVersion); err != nil {
+		return err
+	}
+	r.UpgradeableTo.covers = upgrade.Covers(value, version, st.ClusterVersion)
+	if !r.Safe || !o.Apply || o.DryRun || !r.UpgradeableTo.Needed || r.UpgradeableTo.covers {
+		return nil
+	}
+	if err := upgrade.MarkUpgradeable(ctx, o.dyn, version); err != nil {
+		return err
+	}
+	fmt.Fprintf(o.ErrOut, "  set %s=%s on CloudCredential cluster\n", upgrade.UpgradeableToAnnotation, version)
+	r.UpgradeableTo.Value, r.UpgradeableTo.Unblocks = version, upgrade.Unblocks(version, st.ClusterVersion)
+	r.UpgradeableTo.covers = upgrade.Covers(version, version, st.ClusterVersion)
 	return nil
 }
 
@@ -221,62 +331,78 @@ func (o *UpgradeOptions) readPrepared(ctx context.Context, live upgrade.Live, cl
 
 var versionRE = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+`)
 
-// target reads the target's CredentialsRequests, filtered as the cluster
-// will filter them, and its version.
-func (o *UpgradeOptions) target(ctx context.Context, v upgrade.Version) ([]credreq.Request, string, error) {
-	var files []credreq.File
-	var major uint64
-	targetVersion := o.TargetVersion
-	if o.CredentialsRequestsDir != "" {
-		var err error
-		if files, err = credreq.ReadDir(o.CredentialsRequestsDir); err != nil {
-			return nil, "", err
-		}
-	} else {
-		pullSpec := o.To
-		if versionRE.MatchString(o.To) && !strings.ContainsAny(o.To, "/:@") {
-			image, ok := v.UpdateImage[o.To]
-			if !ok {
-				return nil, "", fmt.Errorf("%s is not among the cluster's available or conditional updates; give its release image pull spec instead", o.To)
-			}
-			pullSpec = image
-		}
-		auth, err := authSources(o.RegistryConfig, &installconfig.Config{})
-		if err != nil {
-			return nil, "", err
-		}
-		if secret, err := o.kube.CoreV1().Secrets("openshift-config").Get(ctx, "pull-secret", metav1.GetOptions{}); err == nil {
-			if s, err := releaseimage.ParseAuth("the cluster's openshift-config/pull-secret", secret.Data[".dockerconfigjson"]); err == nil {
-				auth = append(auth, s)
-			}
-		}
-		fmt.Fprintf(o.ErrOut, "Reading CredentialsRequests from release image %s\n", pullSpec)
-		rel, err := releaseimage.Fetch(ctx, releaseimage.Options{PullSpec: pullSpec, Auth: auth, Insecure: o.Insecure})
-		if err != nil {
-			return nil, "", err
-		}
-		files, major = rel.Files, rel.MajorVersion()
-		if targetVersion == "" {
-			targetVersion = rel.Version
-		}
-	}
-	in, err := credreq.NewInclusion(credreq.ClusterSettings{FeatureSet: v.FeatureSet, EnabledCapabilities: v.Enabled, MajorVersion: major})
-	if err != nil {
-		return nil, "", err
-	}
-	sel, err := credreq.Select(files, in)
-	if err != nil {
-		return nil, "", err
-	}
-	return sel.Requests, targetVersion, nil
+// keepForUpgrade keeps, besides CredentialsRequests, what decides inclusion
+// after an upgrade: FeatureGate manifests and every manifest carrying a
+// capability (its object may make the CVO enable that capability).
+func keepForUpgrade(data []byte) bool {
+	return credreq.HoldsFeatureGate(data) || bytes.Contains(data, []byte(manifest.CapabilityAnnotation))
 }
 
-// apply converges the roles with prepare's engine, then the Secrets, then
-// (only when all that succeeded) sets the upgradeable-to annotation.
-func (o *UpgradeOptions) apply(ctx context.Context, c *provision.Clients, id provision.Identity, cluster clustercheck.ClusterFacts, roles map[string]*clustercheck.Role, target []credreq.Request, version string) ([]plan.Change, error) {
-	if version == "" {
-		return nil, errors.New("the target version is unknown (a directory has none): give --target-version for the upgradeable-to annotation")
+// target reads the target's manifests and version.
+func (o *UpgradeOptions) target(ctx context.Context, st upgrade.State) (upgrade.Target, error) {
+	if o.CredentialsRequestsDir != "" {
+		files, err := credreq.ReadDir(o.CredentialsRequestsDir)
+		return upgrade.Target{Files: files, Version: o.TargetVersion, Name: "--credentials-requests-dir " + o.CredentialsRequestsDir}, err
 	}
+	pullSpec := o.To
+	if versionRE.MatchString(o.To) && !strings.ContainsAny(o.To, "/:@") {
+		image, ok := st.UpdateImage(o.To)
+		if !ok {
+			return upgrade.Target{}, fmt.Errorf("%s is not among the cluster's available or conditional updates; give its release image pull spec instead", o.To)
+		}
+		pullSpec = image
+	}
+	fmt.Fprintf(o.ErrOut, "Reading the target release image %s\n", pullSpec)
+	rel, err := o.fetch(ctx, pullSpec)
+	if err != nil {
+		return upgrade.Target{}, err
+	}
+	version := o.TargetVersion
+	if version == "" {
+		version = rel.Version
+	}
+	return upgrade.Target{Files: rel.Files, Version: version, Name: "release " + version, Image: true}, nil
+}
+
+// currentRelease is where the current release's manifests can be read
+// when the cluster's objects cannot tell: --current-credentials-requests-dir,
+// else the release image ClusterVersion names.
+func (o *UpgradeOptions) currentRelease(st upgrade.State) *upgrade.CurrentRelease {
+	if dir := o.CurrentCredentialsRequestsDir; dir != "" {
+		return &upgrade.CurrentRelease{Name: "--current-credentials-requests-dir " + dir, Given: true,
+			Read: func(context.Context) ([]credreq.File, error) { return credreq.ReadDir(dir) }}
+	}
+	image := st.ClusterVersion.Status.Desired.Image
+	if image == "" {
+		return nil
+	}
+	return &upgrade.CurrentRelease{Name: "the current release image " + image, Read: func(ctx context.Context) ([]credreq.File, error) {
+		fmt.Fprintf(o.ErrOut, "Reading the current release image %s\n", image)
+		rel, err := o.fetch(ctx, image)
+		if err != nil {
+			return nil, err
+		}
+		return rel.Files, nil
+	}}
+}
+
+// fetch pulls a release image with the pull secrets in oc's order, then the cluster's.
+func (o *UpgradeOptions) fetch(ctx context.Context, pullSpec string) (*releaseimage.Release, error) {
+	auth, err := authSources(o.RegistryConfig, &installconfig.Config{})
+	if err != nil {
+		return nil, err
+	}
+	if secret, err := o.kube.CoreV1().Secrets("openshift-config").Get(ctx, "pull-secret", metav1.GetOptions{}); err == nil {
+		if s, err := releaseimage.ParseAuth("the cluster's openshift-config/pull-secret", secret.Data[".dockerconfigjson"]); err == nil {
+			auth = append(auth, s)
+		}
+	}
+	return releaseimage.Fetch(ctx, releaseimage.Options{PullSpec: pullSpec, Auth: auth, Insecure: o.Insecure, Keep: keepForUpgrade})
+}
+
+// apply converges the roles with prepare's engine, then the Secrets; the
+// annotation waits for a check after it.
+func (o *UpgradeOptions) apply(ctx context.Context, c *provision.Clients, id provision.Identity, cluster clustercheck.ClusterFacts, roles map[string]*clustercheck.Role, target []credreq.Request) ([]plan.Change, error) {
 	name := o.Name
 	if name == "" {
 		name = ownerName(roles)
@@ -335,10 +461,6 @@ func (o *UpgradeOptions) apply(ctx context.Context, c *provision.Clients, id pro
 	if err := upgrade.EnsureSecrets(ctx, o.kube, p.Roles, progressTo(o.ErrOut)); err != nil {
 		return nil, applyError(ctx, err, "oc sts upgrade-check --apply")
 	}
-	if err := upgrade.MarkUpgradeable(ctx, o.dyn, version); err != nil {
-		return nil, err
-	}
-	fmt.Fprintf(o.ErrOut, "  set %s=%s on CloudCredential cluster\n", upgrade.UpgradeableToAnnotation, version)
 	return changes, nil
 }
 
@@ -372,8 +494,17 @@ func (o *UpgradeOptions) print(r upgradeReport) error {
 		fmt.Fprintf(w, "%s\t%s\t%v\t%s\t%s\n", f.CredentialsRequest, f.Kind, f.Blocking, detail, f.Apply)
 	}
 	w.Flush()
-	if r.Safe {
-		fmt.Fprintf(o.Out, "\nSafe to upgrade from %s to %s as far as AWS credentials go.\n", r.CurrentVersion, r.TargetVersion)
+	if !r.Safe {
+		return nil
+	}
+	fmt.Fprintf(o.Out, "\nSafe to upgrade from %s to %s as far as AWS credentials go.\n", r.CurrentVersion, r.TargetVersion)
+	switch a := r.UpgradeableTo; {
+	case !a.Needed:
+		fmt.Fprintf(o.Out, "The cloud credential operator does not block this update: %s is not needed.\n", upgrade.UpgradeableToAnnotation)
+	case a.covers:
+		fmt.Fprintf(o.Out, "%s=%s lets the cloud credential operator allow it.\n", upgrade.UpgradeableToAnnotation, a.Value)
+	default:
+		fmt.Fprintf(o.Out, "Next: oc sts upgrade-check --apply sets %s=%s, without which the cloud credential operator blocks the upgrade.\n", upgrade.UpgradeableToAnnotation, r.TargetVersion)
 	}
 	return nil
 }

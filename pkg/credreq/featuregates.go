@@ -52,6 +52,9 @@ type Gates struct {
 // Enabled reports whether the gate is enabled.
 func (g *Gates) Enabled(name string) bool { return g.enabled.Has(name) }
 
+// Set is a copy of the enabled gates.
+func (g *Gates) Set() sets.Set[string] { return g.enabled.Clone() }
+
 // SourceOf says what decided a gate.
 func (g *Gates) SourceOf(name string) string {
 	if _, ok := g.custom[name]; ok {

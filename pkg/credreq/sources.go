@@ -8,6 +8,7 @@ import (
 
 	configv1 "github.com/openshift/api/config/v1"
 	"github.com/openshift/library-go/pkg/manifest"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 )
 
 const featureGateAnnotation = "release.openshift.io/feature-gate"
@@ -99,4 +100,40 @@ func (in *Inclusion) ImplicitFor(r Request) []Implicit {
 		}
 	}
 	return out
+}
+
+// GateAssumption is the assumption made about feature gates (see
+// Gates.Assumption) when a CredentialsRequest of files depends on a gate,
+// else "".
+func (in *Inclusion) GateAssumption(files []File) string {
+	if in.gates.Assumption == "" {
+		return ""
+	}
+	for _, s := range in.Sources(files) {
+		if s.Kind == "feature-gate" {
+			return in.gates.Assumption
+		}
+	}
+	return ""
+}
+
+// CapabilityEnabled says whether the cluster enables the capability, and why.
+func (in *Inclusion) CapabilityEnabled(c configv1.ClusterVersionCapability) (bool, string) {
+	return in.capabilityEnabled(c)
+}
+
+// ExcludedOnlyByCapabilities reports whether m is left out for its
+// capabilities alone: every other rule includes it.
+func (in *Inclusion) ExcludedOnlyByCapabilities(m *manifest.Manifest) bool {
+	if in.Include(m) == nil {
+		return false
+	}
+	fs, profile, major := in.featureSet, in.profile, in.majorVersion
+	return m.Include(nil, &fs, &profile, nil, nil, in.gates.enabled, &major) == nil
+}
+
+// IsAWS reports whether m is an AWS CredentialsRequest (not a tombstone).
+func IsAWS(m *manifest.Manifest) bool {
+	kind, _, _ := unstructured.NestedString(m.Obj.Object, "spec", "providerSpec", "kind")
+	return m.GVK == gvk && kind == awsKind && m.Obj.GetAnnotations()[deleteAnnotation] != "true"
 }
