@@ -1,18 +1,13 @@
 package cli
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
-	"slices"
 	"strings"
-	"text/tabwriter"
 
 	configv1 "github.com/openshift/api/config/v1"
-	"github.com/openshift/library-go/pkg/manifest"
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -22,10 +17,8 @@ import (
 
 	"github.com/oc-sts/oc-sts/pkg/clustercheck"
 	"github.com/oc-sts/oc-sts/pkg/credreq"
-	"github.com/oc-sts/oc-sts/pkg/installconfig"
 	"github.com/oc-sts/oc-sts/pkg/plan"
 	"github.com/oc-sts/oc-sts/pkg/provision"
-	"github.com/oc-sts/oc-sts/pkg/releaseimage"
 	"github.com/oc-sts/oc-sts/pkg/upgrade"
 )
 
@@ -137,27 +130,6 @@ func (o *UpgradeOptions) Validate() error {
 	return validateOutput(o.Output)
 }
 
-// upgradeReport is upgrade-check's -o json|yaml document.
-type upgradeReport struct {
-	APIVersion     string            `json:"apiVersion"`
-	Kind           string            `json:"kind"`
-	CurrentVersion string            `json:"currentVersion"`
-	TargetVersion  string            `json:"targetVersion"`
-	Safe           bool              `json:"safe"`
-	Findings       []upgrade.Finding `json:"findings"`
-	Applied        []plan.Change     `json:"applied,omitempty"`
-	UpgradeableTo  annotationReport  `json:"upgradeableTo"`
-	Warnings       []string          `json:"warnings,omitempty"`
-}
-
-// annotationReport is the upgradeable-to annotation after the run.
-type annotationReport struct {
-	Value    string `json:"value"`
-	Needed   bool   `json:"needed"`   // a minor upgrade: the operator blocks it without the annotation
-	Unblocks bool   `json:"unblocks"` // the value lets the cloud credential operator report Upgradeable
-	covers   bool   // ...up to the target's minor version
-}
-
 // Run compares, reports and, with --apply, converges.
 func (o *UpgradeOptions) Run(ctx context.Context) error {
 	st, err := upgrade.ReadState(ctx, o.dyn)
@@ -168,15 +140,11 @@ func (o *UpgradeOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	ms, err := credreq.Parse(t.Files)
-	if err != nil {
-		return err
-	}
-	if !slices.ContainsFunc(ms, func(m manifest.Manifest) bool { return credreq.IsAWS(&m) }) {
-		return fmt.Errorf("%s holds no AWS CredentialsRequest: it is not an AWS release's (or not the output of oc adm release extract --credentials-requests); nothing can be compared", t.Name)
-	}
 	if o.Apply && t.Version == "" {
 		return fmt.Errorf("the version of %s is unknown: give --target-version for the upgradeable-to annotation", t.Name)
+	}
+	if _, err := upgrade.AnnotationNeeded(t.Version, st.ClusterVersion); err != nil && o.Apply {
+		return err
 	}
 	pred, err := upgrade.Predict(ctx, st, upgrade.NewObjects(o.dyn, o.kube.Discovery()), t, o.currentRelease(st))
 	if err != nil {
@@ -280,34 +248,6 @@ func (o *UpgradeOptions) observe(ctx context.Context, c *provision.Clients, id p
 	return cluster, live, nil
 }
 
-// annotate reports the upgradeable-to annotation and, with --apply on a
-// safe cluster, sets it when the upgrade needs it and it does not already
-// say so. Never when the check is not safe.
-func (o *UpgradeOptions) annotate(ctx context.Context, st upgrade.State, version string, r *upgradeReport) error {
-	value, err := upgrade.ReadAnnotation(ctx, o.dyn)
-	if err != nil {
-		return err
-	}
-	r.UpgradeableTo = annotationReport{Value: value, Unblocks: upgrade.Unblocks(value, st.ClusterVersion)}
-	if version == "" {
-		return nil
-	}
-	if r.UpgradeableTo.Needed, err = upgrade.AnnotationNeeded(version, st.ClusterVersion); err != nil {
-		return err
-	}
-	r.UpgradeableTo.covers = upgrade.Covers(value, version, st.ClusterVersion)
-	if !r.Safe || !o.Apply || o.DryRun || !r.UpgradeableTo.Needed || r.UpgradeableTo.covers {
-		return nil
-	}
-	if err := upgrade.MarkUpgradeable(ctx, o.dyn, version); err != nil {
-		return err
-	}
-	fmt.Fprintf(o.ErrOut, "  set %s=%s on CloudCredential cluster\n", upgrade.UpgradeableToAnnotation, version)
-	r.UpgradeableTo.Value, r.UpgradeableTo.Unblocks = version, upgrade.Unblocks(version, st.ClusterVersion)
-	r.UpgradeableTo.covers = upgrade.Covers(version, version, st.ClusterVersion)
-	return nil
-}
-
 // readPrepared reads the Secrets of target requests the cluster does not
 // have yet: a previous --apply may have made them.
 func (o *UpgradeOptions) readPrepared(ctx context.Context, live upgrade.Live, cluster clustercheck.ClusterFacts, target []credreq.Request) error {
@@ -327,77 +267,6 @@ func (o *UpgradeOptions) readPrepared(ctx context.Context, live upgrade.Live, cl
 		live.Prepared[t.Name()] = clustercheck.Request{Name: t.Name(), SecretNamespace: ref.Namespace, SecretName: ref.Name, Secret: s}
 	}
 	return nil
-}
-
-var versionRE = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+`)
-
-// keepForUpgrade keeps, besides CredentialsRequests, what decides inclusion
-// after an upgrade: FeatureGate manifests and every manifest carrying a
-// capability (its object may make the CVO enable that capability).
-func keepForUpgrade(data []byte) bool {
-	return credreq.HoldsFeatureGate(data) || bytes.Contains(data, []byte(manifest.CapabilityAnnotation))
-}
-
-// target reads the target's manifests and version.
-func (o *UpgradeOptions) target(ctx context.Context, st upgrade.State) (upgrade.Target, error) {
-	if o.CredentialsRequestsDir != "" {
-		files, err := credreq.ReadDir(o.CredentialsRequestsDir)
-		return upgrade.Target{Files: files, Version: o.TargetVersion, Name: "--credentials-requests-dir " + o.CredentialsRequestsDir}, err
-	}
-	pullSpec := o.To
-	if versionRE.MatchString(o.To) && !strings.ContainsAny(o.To, "/:@") {
-		image, ok := st.UpdateImage(o.To)
-		if !ok {
-			return upgrade.Target{}, fmt.Errorf("%s is not among the cluster's available or conditional updates; give its release image pull spec instead", o.To)
-		}
-		pullSpec = image
-	}
-	fmt.Fprintf(o.ErrOut, "Reading the target release image %s\n", pullSpec)
-	rel, err := o.fetch(ctx, pullSpec)
-	if err != nil {
-		return upgrade.Target{}, err
-	}
-	version := o.TargetVersion
-	if version == "" {
-		version = rel.Version
-	}
-	return upgrade.Target{Files: rel.Files, Version: version, Name: "release " + version, Image: true}, nil
-}
-
-// currentRelease is where the current release's manifests can be read
-// when the cluster's objects cannot tell: --current-credentials-requests-dir,
-// else the release image ClusterVersion names.
-func (o *UpgradeOptions) currentRelease(st upgrade.State) *upgrade.CurrentRelease {
-	if dir := o.CurrentCredentialsRequestsDir; dir != "" {
-		return &upgrade.CurrentRelease{Name: "--current-credentials-requests-dir " + dir, Given: true,
-			Read: func(context.Context) ([]credreq.File, error) { return credreq.ReadDir(dir) }}
-	}
-	image := st.ClusterVersion.Status.Desired.Image
-	if image == "" {
-		return nil
-	}
-	return &upgrade.CurrentRelease{Name: "the current release image " + image, Read: func(ctx context.Context) ([]credreq.File, error) {
-		fmt.Fprintf(o.ErrOut, "Reading the current release image %s\n", image)
-		rel, err := o.fetch(ctx, image)
-		if err != nil {
-			return nil, err
-		}
-		return rel.Files, nil
-	}}
-}
-
-// fetch pulls a release image with the pull secrets in oc's order, then the cluster's.
-func (o *UpgradeOptions) fetch(ctx context.Context, pullSpec string) (*releaseimage.Release, error) {
-	auth, err := authSources(o.RegistryConfig, &installconfig.Config{})
-	if err != nil {
-		return nil, err
-	}
-	if secret, err := o.kube.CoreV1().Secrets("openshift-config").Get(ctx, "pull-secret", metav1.GetOptions{}); err == nil {
-		if s, err := releaseimage.ParseAuth("the cluster's openshift-config/pull-secret", secret.Data[".dockerconfigjson"]); err == nil {
-			auth = append(auth, s)
-		}
-	}
-	return releaseimage.Fetch(ctx, releaseimage.Options{PullSpec: pullSpec, Auth: auth, Insecure: o.Insecure, Keep: keepForUpgrade})
 }
 
 // apply converges the roles with prepare's engine, then the Secrets; the
@@ -478,33 +347,4 @@ func ownerName(roles map[string]*clustercheck.Role) string {
 		}
 	}
 	return ""
-}
-
-func (o *UpgradeOptions) print(r upgradeReport) error {
-	if o.Output != "" {
-		return printObject(o.Out, o.Output, r)
-	}
-	w := tabwriter.NewWriter(o.Out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "CREDENTIALSREQUEST\tFINDING\tBLOCKING\tDETAIL\tAPPLY")
-	for _, f := range r.Findings {
-		detail := f.Detail
-		if len(f.Actions) > 0 {
-			detail += ": " + strings.Join(f.Actions, ", ")
-		}
-		fmt.Fprintf(w, "%s\t%s\t%v\t%s\t%s\n", f.CredentialsRequest, f.Kind, f.Blocking, detail, f.Apply)
-	}
-	w.Flush()
-	if !r.Safe {
-		return nil
-	}
-	fmt.Fprintf(o.Out, "\nSafe to upgrade from %s to %s as far as AWS credentials go.\n", r.CurrentVersion, r.TargetVersion)
-	switch a := r.UpgradeableTo; {
-	case !a.Needed:
-		fmt.Fprintf(o.Out, "The cloud credential operator does not block this update: %s is not needed.\n", upgrade.UpgradeableToAnnotation)
-	case a.covers:
-		fmt.Fprintf(o.Out, "%s=%s lets the cloud credential operator allow it.\n", upgrade.UpgradeableToAnnotation, a.Value)
-	default:
-		fmt.Fprintf(o.Out, "Next: oc sts upgrade-check --apply sets %s=%s, without which the cloud credential operator blocks the upgrade.\n", upgrade.UpgradeableToAnnotation, r.TargetVersion)
-	}
-	return nil
 }

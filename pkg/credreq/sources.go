@@ -1,6 +1,7 @@
 package credreq
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 	"sort"
@@ -32,6 +33,9 @@ func (in *Inclusion) Sources(files []File) []Source {
 	out := []Source{{Kind: "feature-set", Name: set, Enabled: true, DecidedBy: in.origin + "featureSet"}}
 	gates, caps := map[string]bool{}, map[configv1.ClusterVersionCapability]bool{}
 	for _, f := range files {
+		if !bytes.Contains(f.Data, []byte(gvk.Kind)) {
+			continue // a release's other manifests
+		}
 		ms, err := parse(f)
 		if err != nil {
 			continue

@@ -3,6 +3,7 @@ package upgrade
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -74,6 +75,9 @@ func Predict(ctx context.Context, st State, objs Objects, t Target, current *Cur
 	manifests, err := credreq.Parse(t.Files)
 	if err != nil {
 		return nil, err
+	}
+	if !slices.ContainsFunc(manifests, func(m manifest.Manifest) bool { return credreq.IsAWS(&m) }) {
+		return nil, fmt.Errorf("%s holds no AWS CredentialsRequest: it is not an AWS release's (or not the output of oc adm release extract --credentials-requests); there is nothing to compare", t.Name)
 	}
 	wanted := wantedCapabilities(manifests, targetIn)
 	var included []manifest.Manifest
