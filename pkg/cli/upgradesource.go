@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/openshift/library-go/pkg/manifest"
@@ -29,7 +30,9 @@ func keepForUpgrade(data []byte) bool {
 func (o *UpgradeOptions) target(ctx context.Context, st upgrade.State) (upgrade.Target, error) {
 	if o.CredentialsRequestsDir != "" {
 		files, err := credreq.ReadDir(o.CredentialsRequestsDir)
-		return upgrade.Target{Files: files, Version: o.TargetVersion, Name: "--credentials-requests-dir " + o.CredentialsRequestsDir}, err
+		// oc adm release extract --to writes every manifest; --credentials-requests only those.
+		complete := slices.ContainsFunc(files, func(f credreq.File) bool { return !bytes.Contains(f.Data, []byte("CredentialsRequest")) })
+		return upgrade.Target{Files: files, Version: o.TargetVersion, Name: "--credentials-requests-dir " + o.CredentialsRequestsDir, Complete: complete}, err
 	}
 	pullSpec := o.To
 	if versionRE.MatchString(o.To) && !strings.ContainsAny(o.To, "/:@") {
@@ -48,7 +51,7 @@ func (o *UpgradeOptions) target(ctx context.Context, st upgrade.State) (upgrade.
 	if version == "" {
 		version = rel.Version
 	}
-	return upgrade.Target{Files: rel.Files, Version: version, Name: "release " + version, Image: true}, nil
+	return upgrade.Target{Files: rel.Files, Version: version, Name: "release " + version, Complete: true}, nil
 }
 
 // currentRelease is where the current release's manifests can be read

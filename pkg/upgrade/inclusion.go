@@ -20,9 +20,10 @@ type Target struct {
 	Files   []credreq.File
 	Version string // "" when unknown (a directory without --target-version)
 	Name    string // for messages: "release 4.17.3", "--credentials-requests-dir d"
-	// Image says the files are a release image's: every manifest that
-	// carries a capability is among them, not only CredentialsRequests.
-	Image bool
+	// Complete says every manifest of the release that carries a
+	// capability is among Files (a release image; a full extract), not
+	// only its CredentialsRequests.
+	Complete bool
 }
 
 // CurrentRelease reads the current release's manifests, for when the
@@ -105,9 +106,9 @@ func Predict(ctx context.Context, st State, objs Objects, t Target, current *Cur
 	if a := p.Inclusion.GateAssumption(t.Files); a != "" {
 		p.Warnings = append(p.Warnings, a)
 	}
-	if !t.Image {
+	if !t.Complete {
 		for _, c := range sets.List(wantedCapabilities(manifests, p.Inclusion)) {
-			p.Warnings = append(p.Warnings, fmt.Sprintf("capability %s, which a CredentialsRequest of the target needs, is not enabled; %s holds only CredentialsRequests, so whether another manifest of the release will enable it implicitly is not known: check with --to RELEASE_IMAGE", c, t.Name))
+			p.Warnings = append(p.Warnings, fmt.Sprintf("capability %s, which a CredentialsRequest of the target needs, is not enabled; %s holds only CredentialsRequests, so whether another manifest of the release will enable it implicitly is not known: check with --to RELEASE_IMAGE (or a directory from oc adm release extract --to)", c, t.Name))
 		}
 	}
 	return p, nil

@@ -57,7 +57,7 @@ func cluster414(t *testing.T, history configv1.UpdateState) State {
 	return st
 }
 
-var release416 = Target{Version: "4.16.20", Name: "release 4.16.20", Image: true}
+var release416 = Target{Version: "4.16.20", Name: "release 4.16.20", Complete: true}
 
 func TestPredictImplicitFromTheClustersObjects(t *testing.T) {
 	st := cluster414(t, configv1.CompletedUpdate)
@@ -134,7 +134,7 @@ func TestPredictImplicitFromAnotherKind(t *testing.T) {
 	request, _ := os.ReadFile(filepath.Join("..", "..", "test", "testdata", "credentialsrequests", "4.16", "0000_50_cloud-credential-operator_05-iam-ro-credentialsrequest.yaml"))
 	newRequest := strings.Replace(strings.Replace(string(request), "name: cloud-credential-operator-iam-ro", "name: insights-aws", 1),
 		"capability.openshift.io/name: CloudCredential", "capability.openshift.io/name: Insights", 1)
-	target := Target{Version: "4.19.1", Name: "release 4.19.1", Image: true, Files: []credreq.File{
+	target := Target{Version: "4.19.1", Name: "release 4.19.1", Complete: true, Files: []credreq.File{
 		{Name: "0000_50_insights_deployment.yaml", Data: []byte(deployment("Console+Insights"))},
 		{Name: "0000_50_insights_credentials-request.yaml", Data: []byte(newRequest)},
 	}}

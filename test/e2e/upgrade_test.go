@@ -243,6 +243,9 @@ func TestUpgradeCheck(t *testing.T) {
 	couldNotTell(t, "no ClusterVersion", slices.Concat(kc, []string{"--credentials-requests-dir", target}, apply)...)
 	c.setClusterVersion(t, "4.12.9", "quay.io/openshift-release-dev/ocp-release@sha256:0", "", []string{"Storage", "MachineAPI", "ImageRegistry", "Ingress", "CloudCredential"}, nil)
 	empty := t.TempDir()
+	unreachable := filepath.Join(t.TempDir(), "kubeconfig")
+	os.WriteFile(unreachable, []byte("apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: \"https://127.0.0.1:1\"}}]\n"+
+		"users: [{name: u, user: {token: t}}]\ncontexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\n"), 0o600)
 	for _, tc := range []struct {
 		want string
 		args []string
@@ -251,6 +254,7 @@ func TestUpgradeCheck(t *testing.T) {
 		{"holds no .yaml", slices.Concat(kc, []string{"--credentials-requests-dir", empty}, apply)},
 		{"no such file or directory", slices.Concat(kc, []string{"--credentials-requests-dir", filepath.Join(empty, "typo")}, apply)},
 		{"kubeconfig", slices.Concat([]string{"--kubeconfig", filepath.Join(empty, "kubeconfig"), "--credentials-requests-dir", target}, apply)},
+		{"connection refused", slices.Concat([]string{"--kubeconfig", unreachable, "--credentials-requests-dir", target}, apply)},
 		{"unknown flag: --bogus", slices.Concat(kc, []string{"--credentials-requests-dir", target, "--bogus"})},
 		{"unknown command", slices.Concat(kc, []string{"--credentials-requests-dir", target, "stray"})},
 		{"--dry-run and --prune go with --apply", slices.Concat(kc, []string{"--credentials-requests-dir", target, "--dry-run"})},
