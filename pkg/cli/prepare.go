@@ -175,6 +175,9 @@ func (o *PrepareOptions) Run(ctx context.Context) error {
 	settings := o.installConfig().Inclusion
 	settings.MajorVersion = major
 	settings.Release, settings.ReleaseName = files, "the release image"
+	if o.CredentialsRequestsDir != "" {
+		settings.ReleaseName = "--credentials-requests-dir " + o.CredentialsRequestsDir
+	}
 	inclusion, err := credreq.NewInclusion(settings)
 	if err != nil {
 		return err

@@ -78,8 +78,8 @@ func NewInclusion(s ClusterSettings) (*Inclusion, error) {
 	if s.Live {
 		spec = "spec."
 	}
-	reason := "the CredentialsRequests come from a directory, which holds no FeatureGate manifests"
-	if len(s.Release) > 0 && s.ReleaseName != "" {
+	reason := "no release manifests were given"
+	if s.ReleaseName != "" {
 		reason = s.ReleaseName + " has no FeatureGate manifest for it"
 	}
 	if s.Version != "" {

@@ -64,7 +64,7 @@ func Predict(ctx context.Context, st State, objs Objects, t Target, current *Cur
 	}
 	// The running CVO decides implicit enabling with today's gates and capabilities.
 	now := base
-	now.Release, now.Version, now.MajorVersion = nil, st.Current(), majorOf(st.Current())
+	now.Release, now.ReleaseName, now.Version, now.MajorVersion = nil, "", st.Current(), majorOf(st.Current())
 	nowIn, err := credreq.NewInclusion(now)
 	if err != nil {
 		return nil, err
