@@ -78,6 +78,8 @@ func (o *UpgradeOptions) print(r upgradeReport) error {
 	}
 	fmt.Fprintf(o.Out, "\nSafe to upgrade from %s to %s as far as AWS credentials go.\n", r.CurrentVersion, r.TargetVersion)
 	switch a := r.UpgradeableTo; {
+	case r.TargetVersion == "":
+		fmt.Fprintf(o.Out, "The target's version is unknown (a directory): give --target-version to check %s too.\n", upgrade.UpgradeableToAnnotation)
 	case !a.Needed:
 		fmt.Fprintf(o.Out, "The cloud credential operator does not block this update: %s is not needed.\n", upgrade.UpgradeableToAnnotation)
 	case a.covers:
