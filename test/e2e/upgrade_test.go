@@ -324,6 +324,11 @@ func TestUpgradeCheck(t *testing.T) {
 		t.Errorf("a converged re-run changed something: AWS %v, CloudCredential rewritten", m)
 	}
 
+	human := c.w.ocSTS(t, "upgrade-check", "--kubeconfig", c.kube.Kubeconfig, "--region", "us-east-2", "--credentials-requests-dir", target, "--target-version", "4.14.0")
+	if human.code != 0 || !strings.Contains(human.stdout, "Safe to upgrade from 4.12.9 to 4.14.0") || !strings.Contains(human.stdout, "upgradeable-to=4.14.0 lets the cloud credential operator allow it") {
+		t.Errorf("human summary: exit %d\n%s", human.code, human.stdout)
+	}
+
 	// A stale annotation (the minor the cluster already runs) does not
 	// unblock; the operator's own code judges each value, and upgrade-check
 	// must read them the same way.
