@@ -8,6 +8,7 @@ DEMO_DIR ?= $(CURDIR)/bin/demo
 FUZZTIME ?= 20s
 PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
 KUBE_APISERVER := bin/tools/kube-apiserver
+CCO_UPGRADEABLE := bin/tools/cco-upgradeable
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: build demo test vet fuzz bench dist clean aws-world test-tools etcd
@@ -43,15 +44,19 @@ aws-world:
 bench:
 	$(GO) test ./test/e2e -run '^$$' -bench BenchmarkAWS -benchtime 1x
 
-# What the verify tests run: etcd (Debian's etcd-server) and a real
-# kube-apiserver built from k8s.io/kubernetes (its own module, pinned).
-test-tools: etcd $(KUBE_APISERVER)
+# What the verify and upgrade-check tests run: etcd (Debian's etcd-server), a
+# real kube-apiserver built from k8s.io/kubernetes, and the
+# cloud-credential-operator's Upgradeable check (each its own module, pinned).
+test-tools: etcd $(KUBE_APISERVER) $(CCO_UPGRADEABLE)
 
 etcd:
 	@command -v etcd >/dev/null || test -x /usr/bin/etcd || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq etcd-server; }
 
 $(KUBE_APISERVER): test/tools/kube-apiserver/go.mod test/tools/kube-apiserver/go.sum
 	cd test/tools/kube-apiserver && $(GO) build -o $(CURDIR)/$@ k8s.io/kubernetes/cmd/kube-apiserver
+
+$(CCO_UPGRADEABLE): test/tools/cco-upgradeable/go.mod test/tools/cco-upgradeable/go.sum test/tools/cco-upgradeable/main.go
+	cd test/tools/cco-upgradeable && $(GO) build -o $(CURDIR)/$@ .
 
 # Run each fuzz target for FUZZTIME.
 fuzz:

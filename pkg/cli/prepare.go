@@ -176,9 +176,16 @@ func (o *PrepareOptions) Run(ctx context.Context) error {
 	}
 	settings := o.installConfig().Inclusion
 	settings.MajorVersion = major
+	settings.Release, settings.ReleaseName = files, "the release image"
+	if o.CredentialsRequestsDir != "" {
+		settings.ReleaseName = "--credentials-requests-dir " + o.CredentialsRequestsDir
+	}
 	inclusion, err := credreq.NewInclusion(settings)
 	if err != nil {
 		return err
+	}
+	if a := inclusion.GateAssumption(files); a != "" {
+		fmt.Fprintln(o.ErrOut, "warning:", a)
 	}
 	sel, err := credreq.Select(files, inclusion)
 	if err != nil {
@@ -186,6 +193,7 @@ func (o *PrepareOptions) Run(ctx context.Context) error {
 	}
 	if o.Verbose {
 		printDecisions(o.ErrOut, sel.Decisions)
+		printSources(o.ErrOut, inclusion.Sources(files))
 	}
 	keyPaths := []string{statedir.SignerKeyPath(o.StateDir)}
 	if o.installDir != nil {

@@ -1,6 +1,7 @@
 // Package releaseimage reads the CredentialsRequests of an OpenShift release
 // image straight from its registry: only the release-manifests/ files that
-// hold CredentialsRequests, plus release-metadata, are kept in memory, and
+// hold CredentialsRequests (and those a caller asks for, such as feature-gate
+// manifests), plus release-metadata, are kept in memory, and
 // nothing is written to disk.
 package releaseimage
 
@@ -37,6 +38,10 @@ type Options struct {
 	Architecture string // GOARCH name; default amd64
 	Insecure     bool   // plain HTTP and unverified TLS
 	Transport    http.RoundTripper
+	// Keep, when set, also keeps the release-manifests/ files it is true
+	// for (feature-gate manifests, say); files holding CredentialsRequests
+	// are always kept.
+	Keep func(data []byte) bool
 }
 
 // Release is what a release image says about its CredentialsRequests.
@@ -111,7 +116,7 @@ func fetchOne(ctx context.Context, ref name.Reference, kc *keychain, o Options) 
 		return nil, classify(ref, err, kc)
 	}
 	rel := &Release{PullSpec: ref.String(), Digest: digest.String()}
-	if err := readManifests(img, rel); err != nil {
+	if err := readManifests(img, rel, o.Keep); err != nil {
 		return nil, classify(ref, err, kc)
 	}
 	return rel, nil
@@ -140,9 +145,10 @@ func pickPlatform(desc *remote.Descriptor, arch string) (v1.Image, error) {
 }
 
 // readManifests streams every layer, in order, and keeps the
-// release-manifests/ files that hold CredentialsRequests. Later layers
-// override earlier ones and whiteouts delete, as when the image is run.
-func readManifests(img v1.Image, rel *Release) error {
+// release-manifests/ files that hold CredentialsRequests (or that keep
+// accepts). Later layers override earlier ones and whiteouts delete, as when
+// the image is run.
+func readManifests(img v1.Image, rel *Release, keep func([]byte) bool) error {
 	layers, err := img.Layers()
 	if err != nil {
 		return err
@@ -154,7 +160,7 @@ func readManifests(img v1.Image, rel *Release) error {
 		if err != nil {
 			return err
 		}
-		s, err := scanLayer(rc, files)
+		s, err := scanLayer(rc, files, keep)
 		seen = seen || s
 		// Read to the end so the layer's digest is verified.
 		_, drainErr := io.Copy(io.Discard, rc)
@@ -180,7 +186,7 @@ func readManifests(img v1.Image, rel *Release) error {
 	return nil
 }
 
-func scanLayer(r io.Reader, files map[string][]byte) (seen bool, err error) {
+func scanLayer(r io.Reader, files map[string][]byte, keep func([]byte) bool) (seen bool, err error) {
 	tr := tar.NewReader(r)
 	for {
 		hdr, err := tr.Next()
@@ -218,7 +224,7 @@ func scanLayer(r io.Reader, files map[string][]byte) (seen bool, err error) {
 		if err != nil {
 			return seen, err
 		}
-		if base == "release-metadata" || bytes.Contains(data, []byte("CredentialsRequest")) {
+		if base == "release-metadata" || bytes.Contains(data, []byte("CredentialsRequest")) || (keep != nil && keep(data)) {
 			files[base] = data
 		}
 	}

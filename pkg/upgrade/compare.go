@@ -28,6 +28,9 @@ const (
 	ConditionChanged = "conditions-changed"
 	PolicyTooLarge   = "policy-too-large"
 	RoleMissing      = "role-missing"
+	// ImplicitlyEnabled: included only because the upgrade enables a
+	// capability implicitly (informational; its other findings still count).
+	ImplicitlyEnabled = "implicitly-enabled"
 )
 
 // Finding is one difference; Blocking ones must be applied before the upgrade.
@@ -115,13 +118,18 @@ func Compare(live Live, target []credreq.Request) []Finding {
 			add(l.Name, RemovedRequest, false, "the target no longer has it; its role "+l.Secret.RoleARN+" is kept (upgrade-check --apply --prune deletes roles oc sts owns)", nil)
 		}
 	}
+	Sort(out)
+	return out
+}
+
+// Sort orders findings by request and kind.
+func Sort(out []Finding) {
 	sort.SliceStable(out, func(i, j int) bool {
 		if out[i].CredentialsRequest != out[j].CredentialsRequest {
 			return out[i].CredentialsRequest < out[j].CredentialsRequest
 		}
 		return out[i].Kind < out[j].Kind
 	})
-	return out
 }
 
 // ready says a new request's Secret, role, permissions and trust are in place.
