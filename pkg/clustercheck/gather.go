@@ -199,8 +199,8 @@ func ReadAWS(ctx context.Context, c *provision.Clients, providerARN string, requ
 	}
 	for _, r := range requests {
 		arn := r.Secret.RoleARN
-		if arn == "" || f.Roles[arn] != nil {
-			continue
+		if arn == "" || f.Roles[arn] != nil || RoleARNProblem(arn, providerARN) != "" {
+			continue // never looked up by name in the caller's account
 		}
 		role, err := readRole(ctx, c, arn)
 		if err != nil {
