@@ -27,7 +27,7 @@ type hiveFlags struct {
 	hub               *genericclioptions.ConfigFlags
 }
 
-const hiveDir = "hive"
+const hiveDir = statedir.HiveDir
 
 func (h *hiveFlags) add(cmd *cobra.Command) {
 	f := cmd.Flags()
@@ -42,8 +42,20 @@ func (h *hiveFlags) add(cmd *cobra.Command) {
 }
 
 func (o *PrepareOptions) completeHive() error {
-	if o.StateDir == "" {
-		o.StateDir = statedir.DirName + "-" + o.Name
+	if o.StateDir == "" && o.Name != "" {
+		if err := plan.ValidateName(o.Name); err != nil {
+			return err
+		}
+		dir, err := statedir.UserDefault(o.Name)
+		if err != nil {
+			return err
+		}
+		o.StateDir = dir
+	}
+	if o.StateDir != "" {
+		if err := o.lockDirs(); err != nil {
+			return err
+		}
 	}
 	if o.HiveNamespace == "" {
 		ns, _, err := o.hub.ToRawKubeConfigLoader().Namespace()
@@ -98,8 +110,8 @@ func (o *PrepareOptions) writeHive(ctx context.Context, p *plan.Plan, signer *oi
 	files = append(files,
 		atomicfs.File{Path: objectsFile, Data: list, Mode: 0o600}, // holds the signer key
 		atomicfs.File{Path: patchFile, Data: objs.ClusterDeploymentPatch, Mode: 0o644})
-	if _, err := atomicfs.Write(files); err != nil {
-		return fmt.Errorf("%w (nothing was changed)", err)
+	if _, err := atomicfs.Write(ctx, o.StateDir, files); err != nil {
+		return writeError(err)
 	}
 	if o.ApplyToHub {
 		if err := o.applyToHub(ctx, objs); err != nil {

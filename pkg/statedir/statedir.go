@@ -24,6 +24,7 @@ const (
 	SignerPubFile = "signer.pub"
 	PlanFile      = "plan.json"
 	AWSDir        = "aws"
+	HiveDir       = "hive" // prepare --hive's hub objects
 )
 
 // Default is the state dir of an install dir.

@@ -284,7 +284,7 @@ func TestPrepareInterrupted(t *testing.T) {
 	cmd.Env = w.env
 	w.gate.AbortAfter(8, func() { cmd.Process.Signal(os.Interrupt) })
 	res := runCmd(t, cmd)
-	if res.code != 1 || !strings.Contains(res.stderr, "interrupted") || !strings.Contains(res.stderr, "again to resume") {
+	if res.code != 130 || !strings.Contains(res.stderr, "interrupted") || !strings.Contains(res.stderr, "again to resume") {
 		t.Fatalf("Ctrl-C: exit %d\n%s", res.code, res.stderr)
 	}
 	after := snapshot(t, dir)
