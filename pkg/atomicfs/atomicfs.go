@@ -16,6 +16,8 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+
+	"github.com/oc-sts/oc-sts/pkg/limits"
 )
 
 // File is one file to write, or to remove when Remove is set.
@@ -163,7 +165,7 @@ func read(path string) (original, error) {
 	if err != nil {
 		return original{}, err
 	}
-	data, err := os.ReadFile(path)
+	data, err := limits.ReadFileNoFollow(path, limits.Replaced)
 	return original{data: data, mode: st.Mode().Perm(), exists: true}, err
 }
 

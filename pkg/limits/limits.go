@@ -32,6 +32,7 @@ var (
 	ReleaseImage       = Limit{"release image uncompressed limit", 16 << 30}
 	PullSecret         = Limit{"pull secret limit", 4 << 20}
 	StateFile          = Limit{"state file limit", 16 << 20}
+	Replaced           = Limit{"limit for a file oc sts replaces", 16 << 20}
 	KeyFile            = Limit{"key file limit", 64 << 10}
 	HTTPBody           = Limit{"HTTP response limit", 1 << 20}
 )
