@@ -45,6 +45,9 @@ type original struct {
 // journal; an interrupted commit found there is finished first, and stale
 // staged files beside the targets are removed.
 func Write(ctx context.Context, journalDir string, files []File) (changed []string, err error) {
+	if ctx.Err() != nil {
+		return nil, ErrInterrupted
+	}
 	if _, err := Recover(journalDir); err != nil {
 		return nil, err
 	}
