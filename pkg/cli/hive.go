@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
@@ -49,6 +50,11 @@ func (o *PrepareOptions) completeHive() error {
 		dir, err := statedir.UserDefault(o.Name)
 		if err != nil {
 			return err
+		}
+		// Earlier versions kept it in the current directory: never start a
+		// second signer key beside the one a cluster may use.
+		if legacy := statedir.DirName + "-" + o.Name; exists(legacy) {
+			return fmt.Errorf("%s holds the state (signer key) of an earlier oc sts prepare --hive; the default is now per user (%s): pass --state-dir %s to keep using it, or move it there", legacy, dir, legacy)
 		}
 		o.StateDir = dir
 	}
@@ -154,4 +160,9 @@ func (o *PrepareOptions) applyToHub(ctx context.Context, objs hive.Objects) erro
 		return fmt.Errorf("the Hive hub: %w", err)
 	}
 	return hive.ApplyToHub(ctx, kube, dyn, objs, o.ClusterDeployment, progressTo(o.ErrOut))
+}
+
+func exists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
 }

@@ -395,4 +395,13 @@ func TestHiveStateDirIsPerUser(t *testing.T) {
 	if st, err := os.Stat(filepath.Join(xdg, "oc-sts", "demo", "signer.key")); err != nil || st.Mode().Perm() != 0o600 {
 		t.Errorf("per-user state dir: %v", err)
 	}
+	// The state an earlier version kept in the current directory is not
+	// silently left for a second key.
+	os.Mkdir(filepath.Join(cwd, ".oc-sts-demo"), 0o700)
+	cmd = exec.Command("unshare", append([]string{"-n", binary}, args...)...)
+	cmd.Dir = cwd
+	cmd.Env = append(os.Environ(), "XDG_STATE_HOME="+xdg)
+	if res := runCmd(t, cmd); res.code != 1 || !strings.Contains(res.stderr, "pass --state-dir .oc-sts-demo to keep using it") {
+		t.Errorf("legacy state dir: exit %d\n%s", res.code, res.stderr)
+	}
 }
