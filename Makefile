@@ -40,9 +40,11 @@ aws-world:
 	$(GO) build -o bin/aws-world ./test/cmd/aws-world
 
 # prepare, a converged re-run and destroy on the AWS test world with
-# BENCH_LATENCY (default 50ms) per call: wall time, calls, critical path.
+# BENCH_LATENCY (default 50ms) per call: wall time, calls, critical path;
+# and the heap a 256 MiB release manifest costs (B/op: bounded, not 256 MiB).
 bench:
 	$(GO) test ./test/e2e -run '^$$' -bench BenchmarkAWS -benchtime 1x
+	$(GO) test ./pkg/releaseimage -run '^$$' -bench BenchmarkScanHugeManifest -benchtime 3x
 
 # What the verify and upgrade-check tests run: etcd (Debian's etcd-server), a
 # real kube-apiserver built from k8s.io/kubernetes, and the
@@ -62,6 +64,9 @@ $(CCO_UPGRADEABLE): test/tools/cco-upgradeable/go.mod test/tools/cco-upgradeable
 fuzz:
 	$(GO) test ./pkg/credreq -run '^$$' -fuzz FuzzSelect -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/installconfig -run '^$$' -fuzz FuzzSetManual -fuzztime $(FUZZTIME)
+	$(GO) test ./pkg/yamlcheck -run '^$$' -fuzz FuzzCheck -fuzztime $(FUZZTIME)
+	$(GO) test ./pkg/releaseimage -run '^$$' -fuzz FuzzScanLayer -fuzztime $(FUZZTIME)
+	$(GO) test ./pkg/iampolicy -run '^$$' -fuzz FuzzJudgeTrust -fuzztime $(FUZZTIME)
 
 # Release archives and a krew manifest with their checksums, in bin/dist.
 dist:

@@ -3,7 +3,10 @@ package cli
 import (
 	"fmt"
 	"io"
+	"strconv"
+	"strings"
 	"text/tabwriter"
+	"unicode"
 
 	"github.com/oc-sts/oc-sts/pkg/credreq"
 )
@@ -16,7 +19,7 @@ func printDecisions(w io.Writer, decisions []credreq.Decision) {
 		if d.Included {
 			included = "yes"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", d.Name, d.File, included, d.Reason)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", printable(d.Name), printable(d.File), included, printable(d.Reason))
 	}
 	tw.Flush()
 }
@@ -31,7 +34,17 @@ func printSources(w io.Writer, sources []credreq.Source) {
 		if s.Enabled {
 			enabled = "yes"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.Kind, s.Name, enabled, s.DecidedBy)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.Kind, printable(s.Name), enabled, s.DecidedBy)
 	}
 	tw.Flush()
+}
+
+// printable quotes text from a release image that holds control
+// characters (a left-out request's name is not validated), so it cannot
+// rewrite the terminal or fake lines of the listing.
+func printable(s string) string {
+	if strings.ContainsFunc(s, func(r rune) bool { return !unicode.IsPrint(r) }) {
+		return strconv.Quote(s)
+	}
+	return s
 }

@@ -242,7 +242,7 @@ func TestScriptQuotesAndReferencesFiles(t *testing.T) {
 	p, _ := Build(in)
 	files := AWSCLIScript(p)
 	script := string(files[ScriptName])
-	if !strings.Contains(script, "'Key=owner,Value=team a'") {
+	if !strings.Contains(script, `"Key":"owner","Value":"team a"`) {
 		t.Error("a tag with a space is not quoted")
 	}
 	for _, r := range p.Roles {

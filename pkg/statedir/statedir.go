@@ -7,13 +7,14 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
 
 	"github.com/oc-sts/oc-sts/pkg/atomicfs"
 	"github.com/oc-sts/oc-sts/pkg/oidckeys"
 	"github.com/oc-sts/oc-sts/pkg/plan"
+
+	"github.com/oc-sts/oc-sts/pkg/limits"
 )
 
 // Files in a state dir.
@@ -23,6 +24,7 @@ const (
 	SignerPubFile = "signer.pub"
 	PlanFile      = "plan.json"
 	AWSDir        = "aws"
+	HiveDir       = "hive" // prepare --hive's hub objects
 )
 
 // Default is the state dir of an install dir.
@@ -67,7 +69,7 @@ func MarshalPlan(p *plan.Plan) ([]byte, error) {
 // ReadPlan reads the plan a previous prepare kept in dir.
 func ReadPlan(dir string) (*plan.Plan, error) {
 	path := filepath.Join(dir, PlanFile)
-	b, err := os.ReadFile(path)
+	b, err := limits.ReadFileNoFollow(path, limits.StateFile)
 	if err != nil {
 		return nil, fmt.Errorf("reading the plan of a previous oc sts prepare: %w", err)
 	}

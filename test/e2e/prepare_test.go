@@ -179,7 +179,7 @@ func TestStateDirScript(t *testing.T) {
 		if err != nil || string(trust) != want.String() || !strings.Contains(string(script), "--role-name "+r.Name+" ") {
 			t.Errorf("role %s missing from the script or its files", r.Name)
 		}
-		if !strings.Contains(string(script), "Key=team,Value=platform") {
+		if !strings.Contains(string(script), `{"Key":"team","Value":"platform"}`) {
 			t.Error("user tag missing from the script")
 		}
 	}
