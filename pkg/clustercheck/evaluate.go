@@ -217,8 +217,12 @@ func subjects(r Request) []string { return plan.Subjects(r.SecretNamespace, r.Se
 // request's service accounts with the cluster's audience, as AWS evaluates
 // its trust policy (iampolicy.JudgeTrust).
 func JudgeTrust(trust, providerARN, host string, want []string) (Status, string) {
-	if ok, reason := iampolicy.JudgeTrust(trust, providerARN, host, audience, want); !ok {
+	ok, reason, warning := iampolicy.JudgeTrust(trust, providerARN, host, audience, want)
+	switch {
+	case !ok:
 		return Fail, reason
+	case warning != "":
+		return Warn, "trusts exactly " + strings.Join(want, ", ") + ", but " + warning
 	}
 	return Pass, "trusts exactly " + strings.Join(want, ", ")
 }

@@ -41,10 +41,15 @@ func ParseOperator(op string) Operator {
 // (true on an empty set) or IfExists (true when the key is absent) widens
 // the statement and fails it. Other conditions only narrow a statement and
 // are not needed for the verdict. The reason quotes the statement at fault.
-func JudgeTrust(trust, providerARN, host, audience string, want []string) (ok bool, reason string) {
+//
+// A statement with no host:aud condition at all (ccoctl's roles pin only
+// host:sub) is not a hole between service accounts — the provider's client
+// IDs still bound the audiences STS accepts — so it passes with a warning
+// rather than failing.
+func JudgeTrust(trust, providerARN, host, audience string, want []string) (ok bool, reason, warning string) {
 	d, err := Parse(trust)
 	if err != nil {
-		return false, "the trust policy does not parse: " + err.Error()
+		return false, "the trust policy does not parse: " + err.Error(), ""
 	}
 	var trusted []string
 	for _, st := range d.Statement {
@@ -52,7 +57,7 @@ func JudgeTrust(trust, providerARN, host, audience string, want []string) (ok bo
 			continue // a Deny only narrows
 		}
 		if reason := otherPrincipals(st, providerARN); reason != "" {
-			return false, reason + "; statement " + st.Quoted()
+			return false, reason + "; statement " + st.Quoted(), ""
 		}
 		if !st.MatchesAction(WebIdentityAction) {
 			continue
@@ -60,12 +65,16 @@ func JudgeTrust(trust, providerARN, host, audience string, want []string) (ok bo
 		subs, reason := pinned(st, host+":sub")
 		if reason == "" {
 			var auds []string
-			if auds, reason = pinned(st, host+":aud"); reason == "" && !slices.Contains(auds, audience) {
+			switch auds, reason = pinned(st, host+":aud"); {
+			case !hasCondition(st, host+":aud"):
+				reason = ""
+				warning = fmt.Sprintf("no %s:aud condition: tokens of every audience the provider accepts pass, not only %q; add StringEquals %s:aud = %s (oc sts prepare sets it)", host, audience, host, audience)
+			case reason == "" && !slices.Contains(auds, audience):
 				reason = fmt.Sprintf("audience %v, the cluster's tokens carry %q", auds, audience)
 			}
 		}
 		if reason != "" {
-			return false, reason + "; statement " + st.Quoted()
+			return false, reason + "; statement " + st.Quoted(), ""
 		}
 		trusted = append(trusted, subs...)
 	}
@@ -82,13 +91,25 @@ func JudgeTrust(trust, providerARN, host, audience string, want []string) (ok bo
 	}
 	switch {
 	case len(trusted) == 0:
-		return false, "does not trust " + providerARN + " for " + WebIdentityAction
+		return false, "does not trust " + providerARN + " for " + WebIdentityAction, ""
 	case len(extra) > 0:
-		return false, "also trusts " + strings.Join(extra, ", ")
+		return false, "also trusts " + strings.Join(extra, ", "), ""
 	case len(missing) > 0:
-		return false, "does not trust " + strings.Join(missing, ", ") + ": its pods cannot get credentials"
+		return false, "does not trust " + strings.Join(missing, ", ") + ": its pods cannot get credentials", ""
 	}
-	return true, "trusts exactly " + strings.Join(want, ", ")
+	return true, "trusts exactly " + strings.Join(want, ", "), warning
+}
+
+// hasCondition says whether any operator of st names key.
+func hasCondition(st Statement, key string) bool {
+	for _, keys := range st.Condition {
+		for k := range keys {
+			if strings.EqualFold(k, key) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // otherPrincipals names what an Allow statement trusts besides the provider.

@@ -45,7 +45,6 @@ func TestJudgeTrust(t *testing.T) {
 		"ForAllValues":            {doc(stmt(fed, `{"ForAllValues:StringLike":{"`+host+`:sub":"`+sa+`"},"StringEquals":{`+aud+`}}`)), "ForAllValues:StringLike on"},
 		"IfExists":                {doc(stmt(fed, `{"StringEqualsIfExists":{"`+host+`:sub":"`+sa+`"},"StringEquals":{`+aud+`}}`)), "StringEqualsIfExists on"},
 		"negated audience":        {doc(stmt(fed, `{"StringEquals":{"`+host+`:sub":"`+sa+`"},"StringNotEquals":{`+aud+`}}`)), "StringNotEquals on " + host + ":aud"},
-		"no audience":             {doc(stmt(fed, `{"StringEquals":{"`+host+`:sub":"`+sa+`"}}`)), "no " + host + ":aud condition"},
 		"other audience":          {doc(stmt(fed, `{"StringEquals":{"`+host+`:sub":"`+sa+`","`+host+`:aud":"sts.amazonaws.com"}}`)), `the cluster's tokens carry "openshift"`},
 		"no subject":              {doc(stmt(fed, `{"StringEquals":{`+aud+`}}`)), "no " + host + ":sub condition"},
 		"no condition":            {doc(`{"Effect":"Allow","Principal":` + fed + `,"Action":"sts:*"}`), "no " + host + ":sub condition"},
@@ -61,8 +60,10 @@ func TestJudgeTrust(t *testing.T) {
 		"not for web identity":    {doc(`{"Effect":"Allow","Principal":` + fed + `,"Action":"sts:TagSession"}`), "does not trust " + provider},
 		"not JSON":                {"{", "does not parse"},
 	} {
-		ok, reason := JudgeTrust(tc.trust, provider, host, "openshift", []string{sa})
+		ok, reason, warning := JudgeTrust(tc.trust, provider, host, "openshift", []string{sa})
 		switch {
+		case ok && warning != "":
+			t.Errorf("%s: warned: %s", name, warning)
 		case tc.want == "" && !ok:
 			t.Errorf("%s: failed: %s", name, reason)
 		case tc.want != "" && (ok || !strings.Contains(reason, tc.want)):
@@ -73,8 +74,17 @@ func TestJudgeTrust(t *testing.T) {
 	}
 }
 
+// ccoctl pins only :sub: the role is not open to other service accounts,
+// but tokens of the provider's other audiences pass, which is worth a warning.
+func TestJudgeTrustWithoutAudience(t *testing.T) {
+	ok, reason, warning := JudgeTrust(doc(stmt(fed, `{"StringEquals":{"`+host+`:sub":"`+sa+`"}}`)), provider, host, "openshift", []string{sa})
+	if !ok || !strings.Contains(warning, "no "+host+":aud condition") || !strings.Contains(reason, "trusts exactly "+sa) {
+		t.Errorf("ok=%v reason=%q warning=%q", ok, reason, warning)
+	}
+}
+
 func TestJudgeTrustMissingSubject(t *testing.T) {
-	ok, reason := JudgeTrust(doc(exact), provider, host, "openshift", []string{sa, "system:serviceaccount:ns:b"})
+	ok, reason, _ := JudgeTrust(doc(exact), provider, host, "openshift", []string{sa, "system:serviceaccount:ns:b"})
 	if ok || reason != "does not trust system:serviceaccount:ns:b: its pods cannot get credentials" {
 		t.Errorf("%v %s", ok, reason)
 	}
@@ -99,7 +109,7 @@ func FuzzJudgeTrust(f *testing.F) {
 	f.Add(doc(exact, stmt(fed, `{"StringNotEquals":{"`+host+`:sub":"x"}}`)))
 	f.Add(`{"Statement":{"Effect":"Allow","Principal":"*","Action":"*"}}`)
 	f.Fuzz(func(t *testing.T, trust string) {
-		ok, _ := JudgeTrust(trust, provider, host, "openshift", []string{sa})
+		ok, _, _ := JudgeTrust(trust, provider, host, "openshift", []string{sa})
 		if !ok {
 			return
 		}

@@ -106,7 +106,7 @@ func Compare(live Live, target []credreq.Request) []Finding {
 		if extra := difference(actionsOfStatements(l), actionsOf(t)); len(extra) > 0 {
 			add(name, UnneededActions, false, "the target no longer asks for these (kept until --apply rewrites the policy)", extra)
 		}
-		if s, reason := clustercheck.JudgeTrust(role.Trust, live.ProviderARN, live.IssuerHost, plan.Subjects(ref.Namespace, t.CR.Spec.ServiceAccountNames)); s != clustercheck.Pass {
+		if s, reason := clustercheck.JudgeTrust(role.Trust, live.ProviderARN, live.IssuerHost, plan.Subjects(ref.Namespace, t.CR.Spec.ServiceAccountNames)); s == clustercheck.Fail {
 			add(name, TrustBroken, true, "with the target's service accounts: "+reason, nil)
 		}
 		if !sameConditions(l, t) {
@@ -143,7 +143,7 @@ func ready(live Live, t credreq.Request) bool {
 		return false
 	}
 	s, _ := clustercheck.JudgeTrust(role.Trust, live.ProviderARN, live.IssuerHost, plan.Subjects(t.CR.Spec.SecretRef.Namespace, t.CR.Spec.ServiceAccountNames))
-	return s == clustercheck.Pass
+	return s != clustercheck.Fail // a loose audience is verify's warning, not a reason to re-apply
 }
 
 // Blocking counts the findings that must be applied before upgrading.
