@@ -77,7 +77,7 @@ func (r *Rotator) Run(ctx context.Context, o Options) (*State, []Intent, error) 
 		r.Now = time.Now
 	}
 	if r.MaxPoll == 0 {
-		r.MaxPoll = 10 * time.Second
+		r.MaxPoll = 5 * time.Second
 	}
 	if r.Sleep == nil {
 		r.Sleep = Sleep
