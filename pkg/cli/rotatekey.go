@@ -37,6 +37,7 @@ type RotateKeyOptions struct {
 	awsFlags
 
 	until       rotation.Step
+	retireOnly  bool // the retire argument: finish a rotation, never begin one
 	retireAfter *time.Duration
 	plan        *plan.Plan
 	signer      *oidckeys.Signer
@@ -91,6 +92,7 @@ says where a rotation stands.`,
 			o.until = rotation.Roll
 			if len(args) == 1 {
 				o.until = rotation.Step(args[0])
+				o.retireOnly = o.until == rotation.Retire
 			}
 			if cmd.Flags().Changed("retire-after") {
 				o.retireAfter = &o.RetireAfter
@@ -209,7 +211,8 @@ func (o *RotateKeyOptions) Run(ctx context.Context) error {
 	ui := &rotateUI{o: o, c: c, id: id}
 	r := &rotation.Rotator{StateDir: o.StateDir, Plan: o.plan, Signer: o.signer, Cluster: cluster, UI: ui,
 		Issuer: &rotation.AWSIssuer{Clients: c, Plan: o.plan, Progress: progressTo(o.ErrOut), WaitTimeout: o.WaitTimeout}}
-	st, intents, err := r.Run(ctx, rotation.Options{Until: o.until, RetireAfter: o.retireAfter, WaitTimeout: o.WaitTimeout, DryRun: o.DryRun})
+	st, intents, err := r.Run(ctx, rotation.Options{Until: o.until, RetireAfter: o.retireAfter, WaitTimeout: o.WaitTimeout, DryRun: o.DryRun,
+		Begin: !o.retireOnly})
 	if o.DryRun && err == nil {
 		for _, in := range intents {
 			fmt.Fprintln(o.ErrOut, "  "+in.What)

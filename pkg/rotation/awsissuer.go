@@ -1,6 +1,7 @@
 package rotation
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -23,60 +24,74 @@ type AWSIssuer struct {
 	Plan        *plan.Plan
 	Progress    provision.Progress
 	WaitTimeout time.Duration
+	// last spares a run reading AWS twice for the same key set (the plan,
+	// then the change): it is used until the run changes AWS, and for
+	// observationTTL at most (a run may wait hours before retiring).
+	last *observation
+}
+
+const observationTTL = time.Minute
+
+type observation struct {
+	at      time.Time
+	jwks    []byte
+	plan    *plan.Plan
+	aws     *provision.Observed
+	changes []plan.Change
 }
 
 func (a *AWSIssuer) URL() string { return a.Plan.Issuer.URL }
 
-func (a *AWSIssuer) observe(ctx context.Context, jwks []byte) (*plan.Plan, *provision.Observed, []plan.Change, error) {
-	p := a.Plan
-	if jwks != nil {
-		p = WithJWKS(a.Plan, jwks)
-	} else {
-		p = WithJWKS(a.Plan, planned(a.Plan))
+func (a *AWSIssuer) observe(ctx context.Context, jwks []byte) (*observation, error) {
+	if a.last != nil && bytes.Equal(a.last.jwks, jwks) && time.Since(a.last.at) < observationTTL {
+		return a.last, nil
 	}
+	p := WithJWKS(a.Plan, jwks)
 	o, err := provision.Observe(ctx, a.Clients, p)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
 	if !o.Bucket.Exists || o.Bucket.Foreign || o.Bucket.InOtherRegion {
-		return nil, nil, nil, fmt.Errorf("the issuer bucket %s is not in AWS account %s (%s): run oc sts prepare with this state dir first", p.Bucket.Name, a.Clients.Account, p.Bucket.Region)
+		return nil, fmt.Errorf("the issuer bucket %s is not in AWS account %s (%s): run oc sts prepare with this state dir first", p.Bucket.Name, a.Clients.Account, p.Bucket.Region)
 	}
 	all, err := provision.Diff(p, o, false)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, err
 	}
-	var changes []plan.Change
+	obs := &observation{at: time.Now(), jwks: jwks, plan: p, aws: o}
 	for _, ch := range all {
 		if ch.Resource == plan.ObjectResource && ch.Name == oidckeys.JWKSPath {
-			changes = append(changes, ch)
+			obs.changes = append(obs.changes, ch)
 		}
 	}
-	if len(all) > len(changes) {
-		a.Progress("note: AWS also differs from the plan elsewhere (%d changes); a rotation changes only %s: oc sts prepare repairs the rest", len(all)-len(changes), oidckeys.JWKSPath)
+	if len(all) > len(obs.changes) {
+		a.Progress("note: AWS also differs from the plan elsewhere (%d changes); a rotation changes only %s: oc sts prepare repairs the rest", len(all)-len(obs.changes), oidckeys.JWKSPath)
 	}
-	return p, o, changes, nil
+	a.last = obs
+	return obs, nil
 }
 
 func (a *AWSIssuer) Observe(ctx context.Context, jwks []byte) ([]byte, []plan.Change, error) {
-	p, o, changes, err := a.observe(ctx, jwks)
+	obs, err := a.observe(ctx, jwks)
 	if err != nil {
 		return nil, nil, err
 	}
-	switch _, ok := o.Bucket.Objects[oidckeys.JWKSPath]; {
+	switch _, ok := obs.aws.Bucket.Objects[oidckeys.JWKSPath]; {
 	case !ok:
-		return nil, changes, nil
-	case o.Bucket.PublishedJWKS != nil: // read because it differs
-		return o.Bucket.PublishedJWKS, changes, nil
+		return nil, obs.changes, nil
+	case obs.aws.Bucket.PublishedJWKS != nil: // read because it differs
+		return obs.aws.Bucket.PublishedJWKS, obs.changes, nil
 	}
-	return planned(p), changes, nil
+	return planned(obs.plan), obs.changes, nil
 }
 
 func (a *AWSIssuer) Publish(ctx context.Context, jwks []byte) error {
-	p, o, changes, err := a.observe(ctx, jwks)
-	if err != nil || len(changes) == 0 {
+	obs, err := a.observe(ctx, jwks)
+	if err != nil || len(obs.changes) == 0 {
 		return err
 	}
-	return provision.Apply(ctx, a.Clients, p, o, changes, a.Progress)
+	a.last = nil
+	return provision.Apply(ctx, a.Clients, obs.plan, obs.aws, obs.changes, a.Progress)
 }
 
 // Refresh invalidates a CloudFront issuer's cached key set document (the

@@ -255,6 +255,7 @@ func (w *testWorld) run(t *testing.T, o Options) (*State, error) {
 	if o.WaitTimeout == 0 {
 		o.WaitTimeout = time.Minute
 	}
+	o.Begin = o.Until != Retire
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	w.cluster.calls.stop = cancel

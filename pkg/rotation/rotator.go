@@ -49,6 +49,9 @@ type Options struct {
 	RetireAfter *time.Duration
 	WaitTimeout time.Duration
 	DryRun      bool
+	// Begin lets the run start a new rotation when none is under way;
+	// without it a run only continues one.
+	Begin bool
 }
 
 // Rotator runs a rotation for the cluster of a state dir.
@@ -88,6 +91,12 @@ func (r *Rotator) Run(ctx context.Context, o Options) (*State, []Intent, error) 
 	}
 	var next *oidckeys.Signer
 	if !st.Active() {
+		if !o.Begin {
+			if st == nil {
+				return nil, nil, fmt.Errorf("no key rotation is under way in %s: oc sts rotate-key starts one", r.StateDir)
+			}
+			return st, nil, nil // done: nothing to continue
+		}
 		if next, err = r.preflight(ctx, st); err != nil {
 			return st, nil, err
 		}
@@ -144,7 +153,15 @@ func (r *Rotator) preflight(ctx context.Context, done *State) (*oidckeys.Signer,
 	if err := r.signsWith(ctx, kid, "the state dir's signer key"); err != nil {
 		return nil, err
 	}
-	stored, _, err := r.Issuer.Observe(ctx, nil)
+	next, err := r.newKey()
+	if err != nil {
+		return nil, err
+	}
+	staged, err := oidckeys.JWKS(&r.Signer.Key.PublicKey, &next.Key.PublicKey)
+	if err != nil {
+		return nil, err
+	}
+	stored, _, err := r.Issuer.Observe(ctx, staged) // what stage will change, read once
 	if err != nil {
 		return nil, err
 	}
@@ -158,9 +175,15 @@ func (r *Rotator) preflight(ctx context.Context, done *State) (*oidckeys.Signer,
 	if others := slices.DeleteFunc(kids, func(k string) bool { return k == kid }); len(others) > 0 {
 		return nil, fmt.Errorf("the issuer %s also publishes keys that are not the cluster's (%s): a rotation retires only the key it replaces; find out what signs with them (oc sts verify), remove them, then rotate", r.Plan.Issuer.URL, kidList(others))
 	}
+	return next, nil
+}
+
+// newKey is the new key: one left in rotation/next.key (adopted only if
+// safe), else a new one.
+func (r *Rotator) newKey() (*oidckeys.Signer, error) {
 	path := filepath.Join(r.StateDir, NextKey)
 	if _, err := os.Lstat(path); err == nil || r.NewKey == nil {
-		return oidckeys.LoadOrGenerate(path) // a key left there is adopted only if safe
+		return oidckeys.LoadOrGenerate(path)
 	}
 	return r.NewKey()
 }

@@ -86,6 +86,9 @@ func TestRotateThroughEveryStep(t *testing.T) {
 	if !exists(w.path(retiredFile(w.oldKID))) {
 		t.Error("the archived old key must stay until the user removes it")
 	}
+	if again, err := w.run(t, Options{Until: Retire}); err != nil || again.Next.KID != st.Next.KID || w.issuer.publishes != 2 {
+		t.Errorf("retire again must not begin another rotation: %v, %d publishes", err, w.issuer.publishes)
+	}
 	// prepare, after all of it, publishes what the rotation left.
 	jwks, err := PublishedJWKS(w.dir, signer)
 	if err != nil || string(jwks) != string(w.issuer.stored) {
@@ -105,7 +108,7 @@ func TestRetireAfterWaits(t *testing.T) {
 		return nil
 	}
 	d := 3 * time.Hour
-	st, _, err := r.Run(context.Background(), Options{Until: Retire, RetireAfter: &d, WaitTimeout: time.Minute})
+	st, _, err := r.Run(context.Background(), Options{Until: Retire, RetireAfter: &d, WaitTimeout: time.Minute, Begin: true})
 	if err != nil || st.Phase != Retired {
 		t.Fatalf("%v", err)
 	}
@@ -204,7 +207,7 @@ func TestRollWaitsForTheCluster(t *testing.T) {
 	w.cluster.rollPolls = 1 << 30 // the operator never gets there
 	r := w.rotator(t)
 	r.Sleep = func(_ context.Context, d time.Duration) error { w.now = w.now.Add(d); return nil }
-	_, _, err := r.Run(context.Background(), Options{Until: Roll, WaitTimeout: 2 * time.Minute})
+	_, _, err := r.Run(context.Background(), Options{Until: Roll, WaitTimeout: 2 * time.Minute, Begin: true})
 	if err == nil || !strings.Contains(err.Error(), "waited 2m0s for the cluster to sign with the new key") || !strings.Contains(err.Error(), "run the same command again") {
 		t.Fatalf("got %v", err)
 	}

@@ -88,17 +88,40 @@ func (c *rotationCluster) rotateKey(t *testing.T, args ...string) result {
 // the operators' pods get them: by role ARN.
 func (c *rotationCluster) tokens(t *testing.T) map[string]string {
 	t.Helper()
+	out, err := c.tryTokens()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func (c *rotationCluster) tryTokens() (map[string]string, error) {
 	out := map[string]string{}
 	exp := int64(time.Hour / time.Second)
 	for _, r := range c.plan.Roles {
 		tok, err := c.client.CoreV1().ServiceAccounts(r.CredentialsRequest.SecretNamespace).CreateToken(context.Background(), r.CredentialsRequest.ServiceAccounts[0],
 			&authv1.TokenRequest{Spec: authv1.TokenRequestSpec{Audiences: []string{"openshift"}, ExpirationSeconds: &exp}}, metav1.CreateOptions{})
 		if err != nil {
-			t.Fatal(err)
+			return nil, err
 		}
 		out[r.ARN] = tok.Status.Token
 	}
-	return out
+	return out, nil
+}
+
+// tokensDuringRollout are fresh tokens while the emulated operator may be
+// restarting kube-apiserver: asked again until it answers.
+func (c *rotationCluster) tokensDuringRollout(t *testing.T) map[string]string {
+	t.Helper()
+	for deadline := time.Now().Add(2 * time.Minute); ; time.Sleep(time.Second) {
+		out, err := c.tryTokens()
+		if err == nil {
+			return out
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no fresh tokens during the rollout: %v", err)
+		}
+	}
 }
 
 // signedWith is the one kid of tokens.

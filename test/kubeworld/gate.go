@@ -92,11 +92,15 @@ func (g *Gate) Writes() []string {
 	return append([]string(nil), g.writes...)
 }
 
-// KillAfterWrite runs kill once the k-th write from now is done.
+// KillAfterWrite runs kill once the k-th write from now is done; k <= 0
+// takes back a kill not run yet.
 func (g *Gate) KillAfterWrite(k int, kill func()) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.killAt, g.killRun = len(g.writes)+k, kill
+	if k <= 0 {
+		g.killAt, g.killRun = 0, nil
+	}
 }
 
 // Close stops the gate.
