@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strings"
 
 	"github.com/oc-sts/oc-sts/pkg/atomicfs"
 	"github.com/oc-sts/oc-sts/pkg/handoff"
@@ -36,6 +37,8 @@ func (o *PrepareOptions) validateHandoff() error {
 		return errors.New("give both --cloudfront-domain and --distribution-arn: the outputs CloudFrontDomain and DistributionArn of the stage-1 stack")
 	case o.CloudFrontDomain != "" && !cloudFrontDomainRE.MatchString(o.CloudFrontDomain):
 		return fmt.Errorf("--cloudfront-domain %q: want the distribution's own domain (like d111111abcdef8.cloudfront.net), the stack output CloudFrontDomain", o.CloudFrontDomain)
+	case o.DistributionARN != "" && !strings.HasPrefix(o.DistributionARN, distributionARNPrefix(o.Region, o.AccountID)):
+		return fmt.Errorf("--distribution-arn %q: want the ARN of a distribution in account %s (%sID), the stack output DistributionArn", o.DistributionARN, o.AccountID, distributionARNPrefix(o.Region, o.AccountID))
 	case o.privateStage1() && o.Output != "":
 		return errors.New("-o prints the plan, which needs the issuer: give --cloudfront-domain and --distribution-arn (the outputs of the stage-1 stack)")
 	case o.Offline && o.PrivateBucket:
@@ -50,9 +53,13 @@ func (o *PrepareOptions) privateIssuer(in *plan.Input) {
 	in.IssuerKind = plan.PrivateCloudFront
 	in.CloudFrontDomain, in.DistributionARN = o.CloudFrontDomain, o.DistributionARN
 	if o.privateStage1() {
-		part, _ := plan.PartitionFor(o.Region)
-		in.CloudFrontDomain, in.DistributionARN = "stage-1.cloudfront.net", "arn:"+part.ID+":cloudfront::"+o.AccountID+":distribution/STAGE1"
+		in.CloudFrontDomain, in.DistributionARN = "stage-1.cloudfront.net", distributionARNPrefix(o.Region, o.AccountID)+"STAGE1"
 	}
+}
+
+func distributionARNPrefix(region, account string) string {
+	part, _ := plan.PartitionFor(region)
+	return "arn:" + part.ID + ":cloudfront::" + account + ":distribution/"
 }
 
 // writeIssuerStage writes stage 1 of a private issuer's handoff: only the

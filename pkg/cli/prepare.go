@@ -99,7 +99,7 @@ An existing signer key is always reused. Every write is atomic.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.Dir, "dir", o.Dir, "The openshift-install directory (with install-config.yaml).")
-	f.StringVar(&o.StateDir, "state-dir", "", "Where oc sts keeps the signer key pair, plan.json and the aws CLI script (default <dir>/"+statedir.DirName+").")
+	f.StringVar(&o.StateDir, "state-dir", "", "Where oc sts keeps the signer key pair, plan.json and the rendering for an AWS admin, aws/ (default <dir>/"+statedir.DirName+").")
 	f.StringVar(&o.CredentialsRequestsDir, "credentials-requests-dir", "", "A directory of release manifests holding CredentialsRequests (oc adm release extract --credentials-requests).")
 	f.StringVar(&o.ReleaseImage, "release-image", "", "Read the CredentialsRequests from this release image (default: $"+releaseimage.OverrideEnv+", `openshift-install version`, then the installer's state file).")
 	f.StringVarP(&o.RegistryConfig, "registry-config", "a", "", "Pull secret file for the release image, tried before $REGISTRY_AUTH_FILE, the install-config pullSecret and the docker/podman defaults.")

@@ -176,6 +176,12 @@ func TestApplyChangesOnlyWhatDiffers(t *testing.T) {
 	if r.code != 0 || !slices.Equal(got, want) || !strings.Contains(r.err, "~ iam-role "+p.Roles[0].Name+" (trust-policy, permissions-boundary, policy)") {
 		t.Errorf("drift: exit %d, calls %v, want them to end with %v\n%s", r.code, r.ops(), want, r.err)
 	}
+	// Bucket settings are made in the order S3 takes them: the public
+	// policy after the access block that lets it through.
+	r = runStub(t, files, ApplyScript, with(converged(p), "s3api_get_bucket_policy", "err:NoSuchBucketPolicy", "s3api_get_public_access_block", "ok:True\tTrue\tTrue\tTrue"))
+	if w := writes(r); r.code != 0 || !slices.Equal(w, []string{"s3api put-public-access-block", "s3api put-bucket-policy"}) {
+		t.Errorf("bucket settings: exit %d, writes %v\n%s", r.code, w, r.err)
+	}
 	// A role path cannot change: the role is made again, with its policies gone first.
 	r = runStub(t, files, ApplyScript, with(converged(p), "iam_get_role", "ok:True\tFalse\tTrue\tTrue\tTrue",
 		"iam_list_role_policies", "ok:"+p.Roles[0].PolicyName, "iam_list_attached_role_policies", "ok:arn:aws:iam::aws:policy/ReadOnlyAccess"))

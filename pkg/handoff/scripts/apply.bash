@@ -104,7 +104,6 @@ check_bucket() {
 			die "the S3 bucket $b exists without the tag $OWNED_KEY=owned and holds other objects or another bucket policy: it is not what an interrupted run leaves, so it is not adopted; delete it, or $(rerender). Nothing was changed."
 		fi
 	fi
-	[ "$policy" = "$(cat "$B_POLICY")" ] || B_FIELDS="$B_FIELDS bucket-policy"
 	if call s3api get-public-access-block --bucket "$b" --expected-bucket-owner "$ACCOUNT" \
 		--query 'PublicAccessBlockConfiguration.[BlockPublicAcls,IgnorePublicAcls,BlockPublicPolicy,RestrictPublicBuckets]'; then
 		[ "$(printf '%s' "$OUT" | tr 'A-Z\t' 'a-z ')" = "$B_BLOCK" ] || B_FIELDS="$B_FIELDS public-access-block"
@@ -113,6 +112,7 @@ check_bucket() {
 	else
 		die "reading the public access block of the S3 bucket $b (s3:GetBucketPublicAccessBlock): $MSG"
 	fi
+	[ "$policy" = "$(cat "$B_POLICY")" ] || B_FIELDS="$B_FIELDS bucket-policy"
 	[ -z "$B_FIELDS" ] || B_ACT=update
 }
 
@@ -207,17 +207,22 @@ check_role() {
 	[ -n "${R_FIELDS[i]}" ] || R_ACT[i]=''
 }
 
+# fields lists the words of $1 as prepare does: "tags, policy".
+fields() {
+	local f=${1# }
+	printf '%s' "${f// /, }"
+}
+
 # change prints one planned change as prepare does: + create, ~ update.
 CHANGES=0
 change() {
-	local act=$1 kind=$2 name=$3 fields=${4-}
+	local act=$1 kind=$2 name=$3
 	[ -n "$act" ] || return 0
 	CHANGES=$((CHANGES + 1))
-	fields=${fields# }
 	if [ "$act" = create ]; then
 		say "  + $kind $name"
 	else
-		say "  ~ $kind $name (${fields// /, })"
+		say "  ~ $kind $name ($(fields "${4-}"))"
 	fi
 }
 
@@ -257,9 +262,10 @@ make_bucket() {
 		esac
 		made "+ s3-bucket $b"
 	else
-		say "  updating S3 bucket $b (${B_FIELDS# })"
+		say "  updating S3 bucket $b ($(fields "$B_FIELDS"))"
 	fi
-	for f in $B_FIELDS; do
+	for f in tags public-access-block bucket-policy; do # the public policy needs the block relaxed first
+		case " $B_FIELDS " in *" $f "*) ;; *) continue ;; esac
 		case $f in
 		tags)
 			merged=$B_TAGS
@@ -288,7 +294,7 @@ make_bucket() {
 			;;
 		esac
 	done
-	[ "$B_ACT" = create ] || made "~ s3-bucket $b (${B_FIELDS# })"
+	[ "$B_ACT" = create ] || made "~ s3-bucket $b ($(fields "$B_FIELDS"))"
 }
 
 make_object() {
@@ -312,7 +318,7 @@ make_provider() {
 		made "+ iam-oidc-provider $P_ARN"
 		;;
 	update)
-		say "  updating IAM OIDC provider $P_ARN (${P_FIELDS# })"
+		say "  updating IAM OIDC provider $P_ARN ($(fields "$P_FIELDS"))"
 		for id in ${P_MISSING[@]+"${P_MISSING[@]}"}; do
 			call iam add-client-id-to-open-id-connect-provider --open-id-connect-provider-arn "$P_ARN" --client-id "$id" ||
 				die "adding the client ID $id to $P_ARN (iam:AddClientIDToOpenIDConnectProvider): $MSG"
@@ -321,7 +327,7 @@ make_provider() {
 		*tags*) call iam tag-open-id-connect-provider --open-id-connect-provider-arn "$P_ARN" --tags "$P_TAGS" ||
 			die "tagging $P_ARN (iam:TagOpenIDConnectProvider): $MSG" ;;
 		esac
-		made "~ iam-oidc-provider $P_ARN (${P_FIELDS# })"
+		made "~ iam-oidc-provider $P_ARN ($(fields "$P_FIELDS"))"
 		;;
 	esac
 }
@@ -363,7 +369,7 @@ make_role() {
 		made "+ iam-role $r"
 		fields=' policy'
 	else
-		say "  updating IAM role $r (${fields# })"
+		say "  updating IAM role $r ($(fields "$fields"))"
 	fi
 	for f in $fields; do
 		case $f in
@@ -387,7 +393,7 @@ make_role() {
 			;;
 		esac
 	done
-	[ "${R_ACT[i]}" = create ] || made "~ iam-role $r (${fields# })"
+	[ "${R_ACT[i]}" = create ] || made "~ iam-role $r ($(fields "$fields"))"
 }
 
 converge() {

@@ -2,7 +2,8 @@
 # The AWS CLI's own settings apply (AWS_PROFILE, credentials, AWS_ENDPOINT_URL
 # and AWS_ENDPOINT_URL_<SERVICE> for CLI v1 >= 1.29 and v2 >= 2.13); the
 # region is given on every call, as CLI v1 ignores AWS_REGION.
-export AWS_PAGER=''                                 # CLI v2 would page long output
+export AWS_PAGER='' AWS_CLI_AUTO_PROMPT=off          # CLI v2 would page or prompt
+export AWS_STS_REGIONAL_ENDPOINTS="${AWS_STS_REGIONAL_ENDPOINTS:-regional}"
 export AWS_RETRY_MODE="${AWS_RETRY_MODE:-standard}" # throttling, 5xx and dropped
 export AWS_MAX_ATTEMPTS="${AWS_MAX_ATTEMPTS:-10}"   # connections: retried with backoff
 ERRFILE=$(mktemp "${TMPDIR:-/tmp}/oc-sts.XXXXXX")
