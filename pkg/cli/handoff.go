@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -94,8 +95,8 @@ func (o *PrepareOptions) offlineNext(p *plan.Plan) error {
 	awsDir := filepath.Join(o.StateDir, statedir.AWSDir)
 	template := filepath.Join(awsDir, handoff.TemplateFile)
 	size := 0
-	if rendered, err := handoff.Files(p); err == nil {
-		size = len(rendered[handoff.TemplateFile])
+	if st, err := os.Stat(template); err == nil {
+		size = int(st.Size())
 	}
 	fmt.Fprintf(w, "\nNext (plan: %s):\n", filepath.Join(o.StateDir, statedir.PlanFile))
 	if p.Bucket.Private {

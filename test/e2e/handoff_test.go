@@ -114,7 +114,9 @@ func TestApplyAndDeleteScripts(t *testing.T) {
 	awsDir := filepath.Join(statedir.Default(dir), "aws")
 	apply := filepath.Join(awsDir, "apply.sh")
 
-	w.gate.SetIAMPropagation(4*time.Second, 4*time.Second)
+	// Windows longer than one aws CLI call takes on a loaded machine, so the
+	// call after a creation always falls in them.
+	w.gate.SetIAMPropagation(8*time.Second, 8*time.Second)
 	res := runCmd(t, w.script(t, apply))
 	if res.code != 0 || !strings.Contains(res.stdout, "AWS account 123456789012 matches the plan") {
 		t.Fatalf("apply.sh: exit %d\n%s%s", res.code, res.stdout, res.stderr)
