@@ -8,6 +8,7 @@ DEMO_DIR ?= $(CURDIR)/bin/demo
 FUZZTIME ?= 20s
 PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
 KUBE_APISERVER := bin/tools/kube-apiserver
+CCO_UPGRADEABLE := bin/tools/cco-upgradeable
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: build demo test vet fuzz bench dist clean aws-world test-tools etcd
@@ -39,13 +40,16 @@ aws-world:
 	$(GO) build -o bin/aws-world ./test/cmd/aws-world
 
 # prepare, a converged re-run and destroy on the AWS test world with
-# BENCH_LATENCY (default 50ms) per call: wall time, calls, critical path.
+# BENCH_LATENCY (default 50ms) per call: wall time, calls, critical path;
+# and the heap a 256 MiB release manifest costs (B/op: bounded, not 256 MiB).
 bench:
 	$(GO) test ./test/e2e -run '^$$' -bench BenchmarkAWS -benchtime 1x
+	$(GO) test ./pkg/releaseimage -run '^$$' -bench BenchmarkScanHugeManifest -benchtime 3x
 
-# What the verify tests run: etcd (Debian's etcd-server) and a real
-# kube-apiserver built from k8s.io/kubernetes (its own module, pinned).
-test-tools: etcd $(KUBE_APISERVER)
+# What the verify and upgrade-check tests run: etcd (Debian's etcd-server), a
+# real kube-apiserver built from k8s.io/kubernetes, and the
+# cloud-credential-operator's Upgradeable check (each its own module, pinned).
+test-tools: etcd $(KUBE_APISERVER) $(CCO_UPGRADEABLE)
 
 etcd:
 	@command -v etcd >/dev/null || test -x /usr/bin/etcd || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq etcd-server; }
@@ -53,10 +57,16 @@ etcd:
 $(KUBE_APISERVER): test/tools/kube-apiserver/go.mod test/tools/kube-apiserver/go.sum
 	cd test/tools/kube-apiserver && $(GO) build -o $(CURDIR)/$@ k8s.io/kubernetes/cmd/kube-apiserver
 
+$(CCO_UPGRADEABLE): test/tools/cco-upgradeable/go.mod test/tools/cco-upgradeable/go.sum test/tools/cco-upgradeable/main.go
+	cd test/tools/cco-upgradeable && $(GO) build -o $(CURDIR)/$@ .
+
 # Run each fuzz target for FUZZTIME.
 fuzz:
 	$(GO) test ./pkg/credreq -run '^$$' -fuzz FuzzSelect -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/installconfig -run '^$$' -fuzz FuzzSetManual -fuzztime $(FUZZTIME)
+	$(GO) test ./pkg/yamlcheck -run '^$$' -fuzz FuzzCheck -fuzztime $(FUZZTIME)
+	$(GO) test ./pkg/releaseimage -run '^$$' -fuzz FuzzScanLayer -fuzztime $(FUZZTIME)
+	$(GO) test ./pkg/iampolicy -run '^$$' -fuzz FuzzJudgeTrust -fuzztime $(FUZZTIME)
 
 # Release archives and a krew manifest with their checksums, in bin/dist.
 dist:

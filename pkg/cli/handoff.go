@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"maps"
@@ -65,7 +66,7 @@ func distributionARNPrefix(region, account string) string {
 
 // writeIssuerStage writes stage 1 of a private issuer's handoff: only the
 // state dir's aws/cloudformation.yaml; the install dir must wait for the issuer.
-func (o *PrepareOptions) writeIssuerStage(p *plan.Plan) error {
+func (o *PrepareOptions) writeIssuerStage(ctx context.Context, p *plan.Plan) error {
 	rendered, err := handoff.IssuerFiles(p)
 	if err != nil {
 		return err
@@ -74,8 +75,8 @@ func (o *PrepareOptions) writeIssuerStage(p *plan.Plan) error {
 	if err != nil {
 		return err
 	}
-	if _, err := atomicfs.Write(files); err != nil {
-		return fmt.Errorf("%w (nothing was changed)", err)
+	if _, err := atomicfs.Write(ctx, o.StateDir, files); err != nil {
+		return writeError(err)
 	}
 	awsDir := filepath.Join(o.StateDir, statedir.AWSDir)
 	template := filepath.Join(awsDir, handoff.TemplateFile)
@@ -125,7 +126,7 @@ func (o *PrepareOptions) offlineNext(p *plan.Plan) error {
 func (o *PrepareOptions) rerun(offline bool, extra ...string) string {
 	args := []string{"oc", "sts", "prepare"}
 	add := func(flag, value string) { args = append(args, flag, value) }
-	defaultState := statedir.DirName + "-" + o.Name
+	defaultState, _ := statedir.UserDefault(o.Name)
 	if o.Hive {
 		args = append(args, "--hive")
 		add("--name", o.Name)

@@ -64,6 +64,7 @@ type PrepareOptions struct {
 	hiveFlags
 
 	installDir *installdir.Dir
+	locks      localDirs
 	genericiooptions.IOStreams
 }
 
@@ -99,7 +100,7 @@ An existing signer key is always reused. Every write is atomic.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.Dir, "dir", o.Dir, "The openshift-install directory (with install-config.yaml).")
-	f.StringVar(&o.StateDir, "state-dir", "", "Where oc sts keeps the signer key pair, plan.json and the rendering for an AWS admin, aws/ (default <dir>/"+statedir.DirName+").")
+	f.StringVar(&o.StateDir, "state-dir", "", "Where oc sts keeps the signer key pair, plan.json and the rendering for an AWS admin, aws/ (default <dir>/"+statedir.DirName+"; with --hive $XDG_STATE_HOME/oc-sts/<name>).")
 	f.StringVar(&o.CredentialsRequestsDir, "credentials-requests-dir", "", "A directory of release manifests holding CredentialsRequests (oc adm release extract --credentials-requests).")
 	f.StringVar(&o.ReleaseImage, "release-image", "", "Read the CredentialsRequests from this release image (default: $"+releaseimage.OverrideEnv+", `openshift-install version`, then the installer's state file).")
 	f.StringVarP(&o.RegistryConfig, "registry-config", "a", "", "Pull secret file for the release image, tried before $REGISTRY_AUTH_FILE, the install-config pullSecret and the docker/podman defaults.")
@@ -129,10 +130,14 @@ An existing signer key is always reused. Every write is atomic.`,
 	return cmd
 }
 
-// Complete reads the install dir and fills in defaults from it.
+// Complete locks the install dir and state dir, reads the install dir and
+// fills in defaults from it.
 func (o *PrepareOptions) Complete() error {
 	if o.Hive {
 		return o.completeHive()
+	}
+	if err := o.lockDirs(); err != nil {
+		return err
 	}
 	d, err := installdir.Open(o.Dir)
 	if err != nil {
@@ -145,11 +150,11 @@ func (o *PrepareOptions) Complete() error {
 	if o.Region == "" {
 		o.Region = d.Config.Region
 	}
-	if o.StateDir == "" {
-		o.StateDir = statedir.Default(o.Dir)
-	}
 	return nil
 }
+
+// Close releases the directories.
+func (o *PrepareOptions) Close() { o.locks.Close() }
 
 // Validate checks the flags before anything is read from the network or written.
 func (o *PrepareOptions) Validate() error {
@@ -182,9 +187,16 @@ func (o *PrepareOptions) Run(ctx context.Context) error {
 	}
 	settings := o.installConfig().Inclusion
 	settings.MajorVersion = major
+	settings.Release, settings.ReleaseName = files, "the release image"
+	if o.CredentialsRequestsDir != "" {
+		settings.ReleaseName = "--credentials-requests-dir " + o.CredentialsRequestsDir
+	}
 	inclusion, err := credreq.NewInclusion(settings)
 	if err != nil {
 		return err
+	}
+	if a := inclusion.GateAssumption(files); a != "" {
+		fmt.Fprintln(o.ErrOut, "warning:", a)
 	}
 	sel, err := credreq.Select(files, inclusion)
 	if err != nil {
@@ -192,6 +204,7 @@ func (o *PrepareOptions) Run(ctx context.Context) error {
 	}
 	if o.Verbose {
 		printDecisions(o.ErrOut, sel.Decisions)
+		printSources(o.ErrOut, inclusion.Sources(files))
 	}
 	keyPaths := []string{statedir.SignerKeyPath(o.StateDir)}
 	if o.installDir != nil {
@@ -201,6 +214,7 @@ func (o *PrepareOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	fmt.Fprintf(o.ErrOut, "Signer key: %s\n", keyNote(signer))
 	jwks, err := oidckeys.JWKS(&signer.Key.PublicKey)
 	if err != nil {
 		return err
@@ -219,8 +233,11 @@ func (o *PrepareOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := o.checkLocal(p, signer); err != nil {
+		return err
+	}
 	if o.privateStage1() {
-		return o.writeIssuerStage(p)
+		return o.writeIssuerStage(ctx, p)
 	}
 	return o.write(ctx, p, signer)
 }
@@ -235,9 +252,9 @@ func (o *PrepareOptions) write(ctx context.Context, p *plan.Plan, signer *oidcke
 		return err
 	}
 	// The state dir first: the signer key is kept before the installer can see it.
-	changed, err := atomicfs.Write(append(stateFiles, o.installDir.Files(p, signer)...))
+	changed, err := atomicfs.Write(ctx, o.StateDir, append(stateFiles, o.installDir.Files(p, signer)...))
 	if err != nil {
-		return fmt.Errorf("%w (nothing was changed)", err)
+		return writeError(err)
 	}
 	if o.Output != "" {
 		return printObject(o.Out, o.Output, p)
@@ -247,11 +264,7 @@ func (o *PrepareOptions) write(ctx context.Context, p *plan.Plan, signer *oidcke
 
 func (o *PrepareOptions) summary(p *plan.Plan, signer *oidckeys.Signer, changed []string) error {
 	w := o.Out
-	keyNote := "generated a new RSA 4096 signer key"
-	if signer.Source != "" {
-		keyNote = "reused the signer key " + signer.Source
-	}
-	fmt.Fprintf(w, "Prepared %s for AWS STS (%d CredentialsRequests; %s; %d files changed).\n", o.Dir, len(p.Roles), keyNote, len(changed))
+	fmt.Fprintf(w, "Prepared %s for AWS STS (%d CredentialsRequests; %s; %d files changed).\n", o.Dir, len(p.Roles), keyNote(signer), len(changed))
 	fmt.Fprintf(w, "  issuer:        %s\n  OIDC provider: %s\n", p.Issuer.URL, p.OIDCProvider.ARN)
 	for _, r := range p.Roles {
 		fmt.Fprintf(w, "  role:          %s  (%s/%s)\n", r.ARN, r.CredentialsRequest.SecretNamespace, r.CredentialsRequest.SecretName)
@@ -287,6 +300,9 @@ func (o *PrepareOptions) runOnline(ctx context.Context, in plan.Input, signer *o
 		fmt.Fprintln(o.ErrOut, "  + cloudfront-distribution (new: the issuer URL is its domain, known once it is created)")
 	}
 	printChanges(o.ErrOut, p.Changes)
+	if err := o.checkLocal(p, signer); err != nil {
+		return err
+	}
 	if stale := provision.Stale(p, observed); len(stale) > 0 && !o.Prune {
 		fmt.Fprintf(o.ErrOut, "note: oc sts roles no CredentialsRequest needs any more: %s (--prune deletes them)\n", strings.Join(stale, ", "))
 	}
@@ -306,8 +322,8 @@ func (o *PrepareOptions) runOnline(ctx context.Context, in plan.Input, signer *o
 			}
 		}
 		// The key is kept before its public half is published.
-		if _, err := atomicfs.Write(statedir.KeyFiles(o.StateDir, signer)); err != nil {
-			return err
+		if _, err := atomicfs.Write(ctx, o.StateDir, statedir.KeyFiles(o.StateDir, signer)); err != nil {
+			return writeError(err)
 		}
 		fmt.Fprintln(o.ErrOut, "Applying:")
 		if o.PrivateBucket && dist == nil {

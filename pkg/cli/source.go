@@ -38,12 +38,18 @@ func (o *PrepareOptions) credentialsRequests(ctx context.Context) ([]credreq.Fil
 	fmt.Fprintf(o.ErrOut, "Reading CredentialsRequests from release image %s (from %s)\n", found.PullSpec, found.Source)
 	rel, err := releaseimage.Fetch(ctx, releaseimage.Options{
 		PullSpec: found.PullSpec, Auth: auth, Mirrors: mirrors(cfg.Mirrors),
-		Architecture: cfg.Architecture, Insecure: o.Insecure,
+		Architecture: cfg.Architecture, Insecure: o.Insecure, Keep: credreq.HoldsFeatureGate,
 	})
 	if err != nil {
 		return nil, 0, err
 	}
-	fmt.Fprintf(o.ErrOut, "Release %s (%s), %d manifest files with CredentialsRequests\n", rel.Version, rel.PullSpec, len(rel.Files))
+	crFiles := 0
+	for _, f := range rel.Files {
+		if !credreq.HoldsFeatureGate(f.Data) {
+			crFiles++
+		}
+	}
+	fmt.Fprintf(o.ErrOut, "Release %s (%s), %d manifest files with CredentialsRequests\n", rel.Version, rel.PullSpec, crFiles)
 	return rel.Files, rel.MajorVersion(), nil
 }
 

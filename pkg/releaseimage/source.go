@@ -12,6 +12,8 @@ import (
 	"os/exec"
 	"strings"
 	"time"
+
+	"github.com/oc-sts/oc-sts/pkg/limits"
 )
 
 // OverrideEnv is the installer's release image override.
@@ -37,7 +39,7 @@ func Discover(ctx context.Context, stateFile string) (Found, error) {
 		}
 	}
 	state := stateFile
-	data, err := os.ReadFile(state)
+	data, err := limits.ReadFile(state, limits.InstallerState)
 	if err == nil {
 		var s map[string]struct {
 			PullSpec string `json:"PullSpec"`

@@ -9,14 +9,16 @@ import (
 	"fmt"
 	"io/fs"
 	"maps"
-	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/oc-sts/oc-sts/pkg/atomicfs"
 	"github.com/oc-sts/oc-sts/pkg/handoff"
 	"github.com/oc-sts/oc-sts/pkg/oidckeys"
 	"github.com/oc-sts/oc-sts/pkg/plan"
+
+	"github.com/oc-sts/oc-sts/pkg/limits"
 )
 
 // Files in a state dir.
@@ -26,6 +28,7 @@ const (
 	SignerPubFile = "signer.pub"
 	PlanFile      = "plan.json"
 	AWSDir        = "aws"
+	HiveDir       = "hive" // prepare --hive's hub objects
 )
 
 // Default is the state dir of an install dir.
@@ -94,6 +97,9 @@ func AWSFiles(dir string, rendered map[string][]byte) ([]atomicfs.File, error) {
 // rendering says whether rel is a name a rendering writes (anything else a
 // user put in aws/ is left alone).
 func rendering(rel string) bool {
+	if strings.HasPrefix(filepath.Base(rel), ".") { // never a rendering's (staged writes are)
+		return false
+	}
 	switch filepath.ToSlash(rel) {
 	case handoff.TemplateFile, handoff.ApplyScript, handoff.DeleteScript, handoff.BucketPolicyFile:
 		return true
@@ -111,7 +117,7 @@ func MarshalPlan(p *plan.Plan) ([]byte, error) {
 // ReadPlan reads the plan a previous prepare kept in dir.
 func ReadPlan(dir string) (*plan.Plan, error) {
 	path := filepath.Join(dir, PlanFile)
-	b, err := os.ReadFile(path)
+	b, err := limits.ReadFileNoFollow(path, limits.StateFile)
 	if err != nil {
 		return nil, fmt.Errorf("reading the plan of a previous oc sts prepare: %w", err)
 	}

@@ -1,6 +1,7 @@
 package statedir
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"testing"
@@ -18,7 +19,7 @@ func TestAWSFilesReplaceTheLastRendering(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := atomicfs.Write(files); err != nil {
+		if _, err := atomicfs.Write(context.Background(), dir, files); err != nil {
 			t.Fatal(err)
 		}
 	}

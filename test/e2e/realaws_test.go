@@ -316,6 +316,7 @@ func TestPrepareKeepsThePublishedKey(t *testing.T) {
 // stop on an organisation's deny, the same patience with IAM.
 func TestUpgradeApplyUnderDenyAndIAMPropagation(t *testing.T) {
 	c := newSTSCluster(t, "4.12")
+	c.setClusterVersion(t, "4.12.9", "quay.io/openshift-release-dev/ocp-release@sha256:0", "", []string{"Storage", "MachineAPI", "ImageRegistry", "Ingress", "CloudCredential"}, nil)
 	target := targetRelease(t)
 	const newRole = "demo-openshift-new-operator-new-operator-credentials"
 	c.w.gate.Deny("iam:CreateRole", awsworld.SCP)
