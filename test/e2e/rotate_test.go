@@ -347,8 +347,9 @@ func rotateEndToEnd(t *testing.T, private bool) {
 	c.accepted(t, "staged", old)
 	c.verifySays(t, "staged", clustercheck.Warn, "a key rotation staged")
 	c.w.gate.ResetLog()
-	if again := c.rotateKey(t, "stage"); again.code != 0 || len(c.w.mutating()) != 0 {
-		t.Errorf("stage again: exit %d, mutating %v\n%s", again.code, c.w.mutating(), again.stderr)
+	if again := c.rotateKey(t, "stage", "-o", "yaml"); again.code != 0 || len(c.w.mutating()) != 0 ||
+		!strings.Contains(again.stdout, "kind: KeyRotationReport") || !strings.Contains(again.stdout, "phase: staged") || !strings.Contains(again.stdout, "kid: "+newKID) {
+		t.Errorf("stage again -o yaml: exit %d, mutating %v\n%s%s", again.code, c.w.mutating(), again.stdout, again.stderr)
 	}
 	if res := c.w.prepare(t, c.dir, testdata("credentialsrequests", "4.16"), c.prepareArgs...); res.code != 0 || len(c.w.mutating()) != 0 || !slices.Equal(c.storedKIDs(t), both) {
 		t.Fatalf("prepare during the rotation must keep both keys and change nothing: exit %d, mutating %v, keys %v\n%s", res.code, c.w.mutating(), c.storedKIDs(t), res.stderr)
