@@ -107,7 +107,12 @@ func (a *AWSIssuer) Refresh(ctx context.Context, jwks []byte) error {
 	if d == nil || d.Domain != a.Plan.Issuer.HostPath {
 		return fmt.Errorf("no CloudFront distribution of %s serves %s: run oc sts prepare with this state dir", a.Plan.Name, a.Plan.Issuer.URL)
 	}
-	err = provision.Invalidate(ctx, a.Clients, d.ID, []string{"/" + oidckeys.JWKSPath}, "oc-sts-"+provision.ContentMD5(jwks), a.WaitTimeout, a.Progress)
+	// Refresh runs only once a fetch got a stale copy, so an invalidation is
+	// due every time: a reference of the key set alone would, after the same
+	// set was published before (a stage run again after it was put back),
+	// be answered with that earlier, completed invalidation, clearing nothing.
+	ref := fmt.Sprintf("oc-sts-%s-%d", provision.ContentMD5(jwks), time.Now().UnixNano())
+	err = provision.Invalidate(ctx, a.Clients, d.ID, []string{"/" + oidckeys.JWKSPath}, ref, a.WaitTimeout, a.Progress)
 	if errors.Is(err, provision.ErrInvalidationDenied) {
 		a.Progress("warning: %v: waiting for CloudFront's cached copy to expire instead (up to a day)", err)
 		return nil

@@ -168,3 +168,7 @@ var (
 	invalidationRE = regexp.MustCompile(`(?s)<(?:Invalidation|InvalidationSummary)(?:\s[^>]*)?>.*?</(?:Invalidation|InvalidationSummary)>`)
 	statusElemRE   = regexp.MustCompile(`<Status>[A-Za-z]+</Status>`)
 )
+
+// ForgetCloudFrontCache empties the edge caches, as for a test putting AWS
+// back as it was: the next fetch reads the origin.
+func (g *Gate) ForgetCloudFrontCache() { g.cf.reset() }

@@ -26,9 +26,11 @@ import (
 // rotate-key killed (kill -9) after every AWS call of each step, after its
 // cluster write and at every step of the roll's key swap in the state dir:
 // the re-run continues to the same end, and no valid token is rejected at
-// any point in between.
+// any point in between. The issuer is a private one behind CloudFront: its
+// calls are a public issuer's and the invalidation of the edge's stale
+// copy, which every put-back leaves there.
 func TestRotateKeyKilledAtEveryPoint(t *testing.T) {
-	c := newRotationCluster(t, false)
+	c := newRotationCluster(t, true)
 	state := statedir.Default(c.dir)
 	old := c.tokens(t)
 	oldKID := signedWith(t, old)
@@ -47,11 +49,13 @@ func TestRotateKeyKilledAtEveryPoint(t *testing.T) {
 	}
 	start := time.Now()
 	before, keys := backupDir(t, state), c.storedBody(t)
+	c.cacheServed(t)
 	c.w.gate.ResetLog()
 	if res := c.rotateKey(t, "stage"); res.code != 0 {
 		t.Fatalf("stage: %s", res.stderr)
 	}
 	stageCalls := len(c.w.gate.Calls())
+	c.invalidated(t, "stage")
 	isStaged := func(k int) {
 		st := readRotation(t, c.dir)
 		if want := []string{oldKID, st.Next.KID}; st.Phase != rotation.Staged || !slices.Equal(c.storedKIDs(t), want) || !slices.Equal(c.servedKIDs(t), want) {
@@ -61,6 +65,7 @@ func TestRotateKeyKilledAtEveryPoint(t *testing.T) {
 	for k := 1; k < stageCalls; k++ {
 		restoreDir(t, state, before)
 		c.putKeys(t, keys)
+		c.cacheServed(t)
 		if !c.killedAfterCall(t, k, "stage") {
 			break // it ended before a (k+1)-th call
 		}
@@ -136,21 +141,24 @@ func TestRotateKeyKilledAtEveryPoint(t *testing.T) {
 	// retire: killed after each AWS call, AWS and the state dir put back.
 	waitedFor(t, c.dir, maxTokenExpiration+rotation.ClockSkew+time.Minute)
 	beforeRetire, keys := backupDir(t, state), c.storedBody(t)
+	c.cacheServed(t)
 	c.w.gate.ResetLog()
 	if res := c.rotateKey(t, "retire"); res.code != 0 {
 		t.Fatalf("retire: %s", res.stderr)
 	}
 	retireCalls := len(c.w.gate.Calls())
+	c.invalidated(t, "retire")
 	for k := 1; k < retireCalls; k++ {
 		restoreDir(t, state, beforeRetire)
 		c.putKeys(t, keys)
+		c.cacheServed(t)
 		if !c.killedAfterCall(t, k, "retire") {
 			break
 		}
 		c.accepted(t, fmt.Sprintf("retire killed after call %d", k), fresh)
 		c.rerun(t, "retire")
-		if st := readRotation(t, c.dir); st.Phase != rotation.Retired || !slices.Equal(c.storedKIDs(t), []string{st.Next.KID}) {
-			t.Fatalf("retire killed after call %d, then re-run: phase %s, keys.json %v", k, st.Phase, c.storedKIDs(t))
+		if st := readRotation(t, c.dir); st.Phase != rotation.Retired || !slices.Equal(c.storedKIDs(t), []string{st.Next.KID}) || !slices.Equal(c.servedKIDs(t), []string{st.Next.KID}) {
+			t.Fatalf("retire killed after call %d, then re-run: phase %s, keys.json %v, served %v", k, st.Phase, c.storedKIDs(t), c.servedKIDs(t))
 		}
 	}
 	t.Logf("retire: %s", time.Since(start))
@@ -214,6 +222,25 @@ func (c *rotationCluster) sameKeys(t *testing.T, want map[string]fileCopy, when 
 	if st := readRotation(t, c.dir); st.Phase != rotation.Rolled {
 		t.Fatalf("%s: phase %s", when, st.Phase)
 	}
+}
+
+// invalidated: the run just made invalidated CloudFront's stale copy.
+func (c *rotationCluster) invalidated(t *testing.T, step string) {
+	t.Helper()
+	for _, call := range c.w.gate.Calls() {
+		if strings.HasPrefix(call.Operation, "POST ") && strings.HasSuffix(call.Operation, "/invalidation") {
+			return
+		}
+	}
+	t.Fatalf("%s did not invalidate the edge's stale copy", step)
+}
+
+// cacheServed makes CloudFront's edge hold what the bucket holds now, as
+// it does once anyone fetched it (AWS STS on a token exchange).
+func (c *rotationCluster) cacheServed(t *testing.T) {
+	t.Helper()
+	c.w.gate.ForgetCloudFrontCache()
+	c.servedKIDs(t)
 }
 
 func (c *rotationCluster) storedBody(t *testing.T) []byte {
