@@ -8,6 +8,8 @@ DEMO_DIR ?= $(CURDIR)/bin/demo
 FUZZTIME ?= 20s
 PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
 KUBE_APISERVER := bin/tools/kube-apiserver
+OPENSHIFT_INSTALL := bin/tools/openshift-install
+INSTALLER_MOD := github.com/openshift/installer
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: build demo test vet fuzz bench dist clean aws-world test-tools etcd
@@ -43,15 +45,33 @@ aws-world:
 bench:
 	$(GO) test ./test/e2e -run '^$$' -bench BenchmarkAWS -benchtime 1x
 
-# What the verify tests run: etcd (Debian's etcd-server) and a real
-# kube-apiserver built from k8s.io/kubernetes (its own module, pinned).
-test-tools: etcd $(KUBE_APISERVER)
+# What the tests run: etcd (Debian's etcd-server) and a real kube-apiserver
+# built from k8s.io/kubernetes (its own module, pinned) for verify; the real
+# openshift-install for what it makes of a prepared dir.
+test-tools: etcd $(KUBE_APISERVER) $(OPENSHIFT_INSTALL)
 
 etcd:
 	@command -v etcd >/dev/null || test -x /usr/bin/etcd || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq etcd-server; }
 
 $(KUBE_APISERVER): test/tools/kube-apiserver/go.mod test/tools/kube-apiserver/go.sum
 	cd test/tools/kube-apiserver && $(GO) build -o $(CURDIR)/$@ k8s.io/kubernetes/cmd/kube-apiserver
+
+# The installer module at the version test/tools/openshift-install pins
+# (go.sum checks its hash on download), built as its own main module so its
+# replace directives apply (its vendor/ holds only modules.txt), with its
+# data embedded as a release build does. -trimpath keeps the build cache
+# valid across the temporary source dirs; -s -w spares linking debug data.
+$(OPENSHIFT_INSTALL): test/tools/openshift-install/go.mod test/tools/openshift-install/go.sum
+	@set -eu; cd test/tools/openshift-install; \
+	$(GO) mod download $(INSTALLER_MOD); \
+	src=$$($(GO) list -m -f '{{.Dir}}' $(INSTALLER_MOD)); ver=$$($(GO) list -m -f '{{.Version}}' $(INSTALLER_MOD)); \
+	tmp=$$(mktemp -d); trap 'chmod -R u+w "$$tmp"; rm -rf "$$tmp"' EXIT; \
+	cp -R "$$src/." "$$tmp"; chmod -R u+w "$$tmp"; rm -rf "$$tmp/vendor"; cd "$$tmp"; \
+	echo "building openshift-install $$ver from $(INSTALLER_MOD) (once; cached in bin/tools)"; \
+	export GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0; \
+	$(GO) generate ./data; \
+	$(GO) build -trimpath -tags release -ldflags "-s -w -X $(INSTALLER_MOD)/pkg/version.Raw=$$ver" -o "$(CURDIR)/$@.tmp" ./cmd/openshift-install; \
+	mv "$(CURDIR)/$@.tmp" "$(CURDIR)/$@"
 
 # Run each fuzz target for FUZZTIME.
 fuzz:
