@@ -21,7 +21,7 @@ build:
 # CredentialsRequests: no AWS account, no network.
 demo: build
 	rm -rf $(DEMO_DIR) && mkdir -p $(DEMO_DIR) && cp -r examples/install-dir/. $(DEMO_DIR)/
-	bin/oc-sts prepare --dir $(DEMO_DIR) --offline --account-id 123456789012 \
+	bin/oc-sts prepare --dir $(DEMO_DIR) --no-installer --offline --account-id 123456789012 \
 	  --credentials-requests-dir test/testdata/credentialsrequests/4.16 -v
 	@echo; echo "Look at $(DEMO_DIR): install-config.yaml, manifests/, tls/, .oc-sts/aws/apply.sh"
 

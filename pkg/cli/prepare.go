@@ -14,10 +14,10 @@ import (
 	"github.com/oc-sts/oc-sts/pkg/atomicfs"
 	"github.com/oc-sts/oc-sts/pkg/credreq"
 	"github.com/oc-sts/oc-sts/pkg/installdir"
+	"github.com/oc-sts/oc-sts/pkg/installer"
 	"github.com/oc-sts/oc-sts/pkg/oidckeys"
 	"github.com/oc-sts/oc-sts/pkg/plan"
 	"github.com/oc-sts/oc-sts/pkg/provision"
-	"github.com/oc-sts/oc-sts/pkg/releaseimage"
 	"github.com/oc-sts/oc-sts/pkg/statedir"
 )
 
@@ -59,6 +59,7 @@ type PrepareOptions struct {
 	WaitTimeout            time.Duration
 	awsFlags
 	hiveFlags
+	installerFlags
 
 	installDir *installdir.Dir
 	genericiooptions.IOStreams
@@ -94,7 +95,7 @@ An existing signer key is always reused. Every write is atomic.`,
 	f.StringVar(&o.Dir, "dir", o.Dir, "The openshift-install directory (with install-config.yaml).")
 	f.StringVar(&o.StateDir, "state-dir", "", "Where oc sts keeps the signer key pair, plan.json and the aws CLI script (default <dir>/"+statedir.DirName+").")
 	f.StringVar(&o.CredentialsRequestsDir, "credentials-requests-dir", "", "A directory of release manifests holding CredentialsRequests (oc adm release extract --credentials-requests).")
-	f.StringVar(&o.ReleaseImage, "release-image", "", "Read the CredentialsRequests from this release image (default: $"+releaseimage.OverrideEnv+", `openshift-install version`, then the installer's state file).")
+	f.StringVar(&o.ReleaseImage, "release-image", "", "Read the CredentialsRequests from this release image (default: the one the installer will install: its state file's, $"+installer.ReleaseOverrideEnv+", then `openshift-install version`).")
 	f.StringVarP(&o.RegistryConfig, "registry-config", "a", "", "Pull secret file for the release image, tried before $REGISTRY_AUTH_FILE, the install-config pullSecret and the docker/podman defaults.")
 	f.BoolVar(&o.Insecure, "insecure", false, "Allow a plain-HTTP or unverified-TLS registry for the release image.")
 	f.BoolVar(&o.Offline, "offline", false, "Make no AWS call: write the plan and an aws CLI script instead of creating AWS resources (a --release-image is still pulled).")
@@ -112,6 +113,7 @@ An existing signer key is always reused. Every write is atomic.`,
 	f.DurationVar(&o.WaitTimeout, "wait-timeout", 20*time.Minute, "With --private-bucket, how long to wait for the CloudFront distribution to deploy.")
 	f.BoolVar(&o.Prune, "prune", false, "Also delete the roles oc sts created for CredentialsRequests this release no longer has.")
 	o.hiveFlags.add(cmd)
+	o.installerFlags.add(cmd)
 	addOutputFlag(cmd, &o.Output)
 	cmd.MarkFlagDirname("dir")
 	cmd.MarkFlagDirname("state-dir")
@@ -138,7 +140,7 @@ func (o *PrepareOptions) Complete() error {
 	if o.StateDir == "" {
 		o.StateDir = statedir.Default(o.Dir)
 	}
-	return nil
+	return o.findInstaller()
 }
 
 // Validate checks the flags before anything is read from the network or written.
@@ -163,11 +165,14 @@ func (o *PrepareOptions) Validate() error {
 	case o.Offline && (o.DryRun || o.Prune || o.Profile != ""):
 		return errors.New("--dry-run, --prune and --profile act on AWS: they cannot be combined with --offline")
 	}
-	return nil
+	return o.validateInstaller()
 }
 
 // Run computes the plan and writes the install dir and state dir atomically.
 func (o *PrepareOptions) Run(ctx context.Context) error {
+	if o.Check {
+		return o.runCheck()
+	}
 	files, major, err := o.credentialsRequests(ctx)
 	if err != nil {
 		return err
@@ -201,6 +206,10 @@ func (o *PrepareOptions) Run(ctx context.Context) error {
 		Name: o.Name, AccountID: o.AccountID, Region: o.Region, Requests: sel.Requests, JWKS: jwks,
 		RolePath: o.RolePath, PermissionsBoundary: o.PermissionsBoundary, Tags: o.Tags,
 	}
+	// Before any AWS change: an install-config the installer rejects stops here.
+	if err := o.createManifests(ctx); err != nil {
+		return err
+	}
 	if !o.Offline {
 		return o.runOnline(ctx, in, signer)
 	}
@@ -221,17 +230,24 @@ func (o *PrepareOptions) write(ctx context.Context, p *plan.Plan, signer *oidcke
 		return err
 	}
 	// The state dir first: the signer key is kept before the installer can see it.
-	changed, err := atomicfs.Write(append(stateFiles, o.installDir.Files(p, signer)...))
+	changed, err := o.writeInstallDir(stateFiles, p, signer)
 	if err != nil {
 		return fmt.Errorf("%w (nothing was changed)", err)
 	}
+	checked := ""
+	if !o.NoInstaller || o.installDir.Consumed {
+		if checked, err = o.verifyInstallDir(p, signer); err != nil {
+			return err
+		}
+	}
 	if o.Output != "" {
+		fmt.Fprintln(o.ErrOut, checked)
 		return printObject(o.Out, o.Output, p)
 	}
-	return o.summary(p, signer, changed)
+	return o.summary(p, signer, changed, checked)
 }
 
-func (o *PrepareOptions) summary(p *plan.Plan, signer *oidckeys.Signer, changed []string) error {
+func (o *PrepareOptions) summary(p *plan.Plan, signer *oidckeys.Signer, changed []string, checked string) error {
 	w := o.Out
 	keyNote := "generated a new RSA 4096 signer key"
 	if signer.Source != "" {
@@ -242,14 +258,27 @@ func (o *PrepareOptions) summary(p *plan.Plan, signer *oidckeys.Signer, changed 
 	for _, r := range p.Roles {
 		fmt.Fprintf(w, "  role:          %s  (%s/%s)\n", r.ARN, r.CredentialsRequest.SecretNamespace, r.CredentialsRequest.SecretName)
 	}
-	if !o.Offline {
-		fmt.Fprintf(w, "\nAWS account %s matches the plan (%s).\nNext:\n  openshift-install create cluster --dir %s\n  oc sts verify --token-exchange   # once the cluster is up\n",
-			p.AccountID, filepath.Join(o.StateDir, statedir.PlanFile), o.Dir)
-		return nil
+	if checked != "" {
+		fmt.Fprintln(w, checked)
 	}
-	script := filepath.Join(o.StateDir, statedir.AWSDir, plan.ScriptName)
-	fmt.Fprintf(w, "\nNext:\n  1. Have an admin of account %s run %s (plan: %s)\n  2. openshift-install create cluster --dir %s\n",
-		p.AccountID, script, filepath.Join(o.StateDir, statedir.PlanFile), o.Dir)
+	var next []string
+	if o.Offline {
+		next = append(next, fmt.Sprintf("have an admin of account %s run %s (plan: %s)", p.AccountID, filepath.Join(o.StateDir, statedir.AWSDir, plan.ScriptName), filepath.Join(o.StateDir, statedir.PlanFile)))
+	} else {
+		fmt.Fprintf(w, "\nAWS account %s matches the plan (%s).\n", p.AccountID, filepath.Join(o.StateDir, statedir.PlanFile))
+	}
+	if checked == "" {
+		fmt.Fprintf(w, "\nThe installer reads manifests/ only after `create manifests`: running `create cluster` first would drop every credential.\n")
+		next = append(next, "openshift-install create manifests --dir "+o.Dir, "oc sts prepare --check --dir "+o.Dir)
+	}
+	next = append(next, "openshift-install create cluster --dir "+o.Dir)
+	if !o.Offline {
+		next = append(next, "oc sts verify --token-exchange   # once the cluster is up")
+	}
+	fmt.Fprintln(w, "\nNext:")
+	for i, n := range next {
+		fmt.Fprintf(w, "  %d. %s\n", i+1, n)
+	}
 	return nil
 }
 
