@@ -33,6 +33,9 @@ const prepareExample = `  # Show what AWS needs, then create it and prepare the 
   oc adm release extract --credentials-requests --included \
     --install-config ./mycluster/install-config.yaml --to ./credreqs "$RELEASE_IMAGE"
 
+  # Check a dir prepared earlier as the installer will read it:
+  oc sts prepare --dir ./mycluster --check
+
   # Print the plan as JSON, and show which CredentialsRequests were left out and why:
   oc sts prepare --dir ./mycluster --credentials-requests-dir ./credreqs \
     --offline --account-id 123456789012 -o json -v`
@@ -78,6 +81,15 @@ OIDC issuer (discovery documents in S3), the IAM OIDC provider and one IAM role 
 CredentialsRequest. It then writes into the install dir the credentials Secrets,
 manifests/cluster-authentication-02-config.yaml, tls/bound-service-account-signing-key.key,
 and sets credentialsMode: Manual in install-config.yaml, keeping every comment.
+
+The installer reads manifests/ only once 'openshift-install create manifests'
+has run: until then files there are silently left out. So when install-config.yaml
+is not consumed yet, prepare runs 'openshift-install create manifests' (found by
+--installer, $OPENSHIFT_INSTALL, then PATH) on a copy of the dir, before any AWS
+change, and moves its output in together with its own files in one atomic write
+(--no-installer leaves that step to you). After a docs-order 'create manifests'
+it adds its files to the consumed dir. Either way it ends by checking the dir as
+the installer will read it; --check does only that, for a dir prepared earlier.
 
 Online (the default) it compares the AWS account with the plan, shows the changes
 (+ create, ~ update, - delete), and once confirmed (--yes) applies only those,

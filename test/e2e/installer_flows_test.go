@@ -63,11 +63,11 @@ func TestREADMERealClusterFlow(t *testing.T) {
 	work := t.TempDir()
 	bin := filepath.Join(work, "bin")
 	os.Mkdir(bin, 0o755)
-	if err := os.Rename(s.iw.WithRelease(t, work, s.release), filepath.Join(bin, "openshift-install")); err != nil {
+	installer, env := s.iw.WithRelease(t, work, s.release)
+	if err := os.Symlink(installer, filepath.Join(bin, "openshift-install")); err != nil {
 		t.Fatal(err)
 	}
-	os.Symlink(binary, filepath.Join(bin, "oc-sts"))
-	env := []string{"PATH=" + bin + ":" + os.Getenv("PATH")}
+	env = append(env, "PATH="+bin+":"+os.Getenv("PATH"))
 	steps := readmeBlock(t, "## The real-cluster flow")
 	var ran []string
 	for _, line := range steps {
@@ -242,15 +242,15 @@ func TestInstallerOfAnotherRelease(t *testing.T) {
 	srv := registry.Start(t, "", "")
 	other := srv.Push(t, "ocp-release:4.14.0", registry.Release(t, testdata("credentialsrequests", "4.14"), "4.14.0", nil))
 	sameContent := srv.Push(t, "mirror/release:4.16.0", registry.Release(t, s.crDir, "4.16.0", nil))
-	bin := s.iw.WithRelease(t, t.TempDir(), s.release)
+	bin, env := s.iw.WithRelease(t, t.TempDir(), s.release)
 	dir := s.installDir(t, "")
 	before := snapshot(t, dir)
-	res := s.ocSTSWith(t, nil, "prepare", "--dir", dir, "--offline", "--account-id", "123456789012", "--release-image", other, "--installer", bin)
+	res := s.ocSTSWith(t, env, "prepare", "--dir", dir, "--offline", "--account-id", "123456789012", "--release-image", other, "--installer", bin)
 	if res.code == 0 || !strings.Contains(res.stderr, "the installer will install "+s.release) || !strings.Contains(res.stderr, "--release-image "+s.release) {
 		t.Errorf("mismatch: exit %d\n%s", res.code, res.stderr)
 	}
 	sameTree(t, before, snapshot(t, dir))
-	if res := s.ocSTSWith(t, nil, "prepare", "--dir", dir, "--offline", "--account-id", "123456789012", "--release-image", sameContent, "--installer", bin); res.code != 0 {
+	if res := s.ocSTSWith(t, env, "prepare", "--dir", dir, "--offline", "--account-id", "123456789012", "--release-image", sameContent, "--installer", bin); res.code != 0 {
 		t.Errorf("the same release under another name: exit %d\n%s", res.code, res.stderr)
 	}
 }

@@ -108,7 +108,7 @@ func DataEnv() []string {
 func (w *World) InstallConfig(name, pullSecret string) []byte {
 	zones := fmt.Sprintf("[%sa, %sb, %sc]", w.Region, w.Region, w.Region)
 	var endpoints strings.Builder
-	for _, svc := range []string{"ec2", "elasticloadbalancing", "iam", "route53", "s3", "sts", "tagging", "servicequotas"} {
+	for _, svc := range []string{"ec2", "elasticloadbalancing", "iam", "route53", "s3", "sts", "tagging"} {
 		fmt.Fprintf(&endpoints, "    - name: %s\n      url: %s\n", svc, w.Endpoint)
 	}
 	return fmt.Appendf(nil, `additionalTrustBundlePolicy: Proxyonly
@@ -178,9 +178,12 @@ func (w *World) RunBinary(t testing.TB, bin string, extraEnv []string, args ...s
 // writes the release's pull spec over it, NUL-terminated.
 const releaseMarker = "\x00_RELEASE_IMAGE_LOCATION_\x00"
 
-// WithRelease is a copy of the installer that installs spec, made the way
-// `oc adm release extract --command` makes a release's installer, in dir.
-func (w *World) WithRelease(t testing.TB, dir, spec string) string {
+// WithRelease is an installer that installs spec: a copy made the way `oc
+// adm release extract --command` makes a release's installer (in dir), with
+// no environment needed. A release build has its own release baked in
+// already: then it is the installer itself, with the override variable in
+// env.
+func (w *World) WithRelease(t testing.TB, dir, spec string) (bin string, env []string) {
 	t.Helper()
 	data, err := os.ReadFile(w.Installer)
 	if err != nil {
@@ -189,7 +192,7 @@ func (w *World) WithRelease(t testing.TB, dir, spec string) string {
 	// The marker and its padding of X's: the prefix alone may be stored elsewhere too.
 	i := bytes.Index(data, []byte(releaseMarker+"XXXXXXXXXXXXXXXX"))
 	if i < 0 {
-		t.Fatalf("%s has no release image marker: is it a development build?", w.Installer)
+		return w.Installer, []string{"OPENSHIFT_INSTALL_RELEASE_IMAGE_OVERRIDE=" + spec}
 	}
 	end := i + bytes.IndexByte(data[i+len(releaseMarker):], 0) + len(releaseMarker)
 	if len(spec)+1 > end-i {
@@ -197,11 +200,11 @@ func (w *World) WithRelease(t testing.TB, dir, spec string) string {
 	}
 	copy(data[i:], append([]byte(spec), 0))
 	sum := sha256.Sum256([]byte(spec))
-	bin := filepath.Join(dir, "openshift-install-"+hex.EncodeToString(sum[:4]))
+	bin = filepath.Join(dir, "openshift-install-"+hex.EncodeToString(sum[:4]))
 	if err := os.WriteFile(bin, data, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	return bin
+	return bin, nil
 }
 
 // CreatePublicZone makes the public hosted zone the installer checks the
