@@ -8,6 +8,7 @@ DEMO_DIR ?= $(CURDIR)/bin/demo
 FUZZTIME ?= 20s
 PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
 KUBE_APISERVER := bin/tools/kube-apiserver
+CCO_UPGRADEABLE := bin/tools/cco-upgradeable
 OPENSHIFT_INSTALL := bin/tools/openshift-install
 INSTALLER_MOD := github.com/openshift/installer
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -23,7 +24,7 @@ demo: build
 	rm -rf $(DEMO_DIR) && mkdir -p $(DEMO_DIR) && cp -r examples/install-dir/. $(DEMO_DIR)/
 	bin/oc-sts prepare --dir $(DEMO_DIR) --no-installer --offline --account-id 123456789012 \
 	  --credentials-requests-dir test/testdata/credentialsrequests/4.16 -v
-	@echo; echo "Look at $(DEMO_DIR): install-config.yaml, manifests/, tls/, .oc-sts/aws/apply.sh"
+	@echo; echo "Look at $(DEMO_DIR): install-config.yaml, manifests/, tls/, .oc-sts/aws/ (cloudformation.yaml, apply.sh)"
 
 vet:
 	$(GO) vet ./...
@@ -33,7 +34,7 @@ vet:
 # binary against a real local registry, then oc itself as the oracle (its
 # own module under test/oracle, so oc's older Kubernetes stays out of ours).
 test: vet test-tools
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -timeout 30m ./... # e2e runs the aws CLI scripts ~200 times: past go test's 10m on a loaded machine
 	cd test/oracle && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 # The AWS test world as a program (moto_server behind the gate), for scripts.
@@ -41,20 +42,26 @@ aws-world:
 	$(GO) build -o bin/aws-world ./test/cmd/aws-world
 
 # prepare, a converged re-run and destroy on the AWS test world with
-# BENCH_LATENCY (default 50ms) per call: wall time, calls, critical path.
+# BENCH_LATENCY (default 50ms) per call: wall time, calls, critical path;
+# and the heap a 256 MiB release manifest costs (B/op: bounded, not 256 MiB).
 bench:
 	$(GO) test ./test/e2e -run '^$$' -bench BenchmarkAWS -benchtime 1x
+	$(GO) test ./pkg/releaseimage -run '^$$' -bench BenchmarkScanHugeManifest -benchtime 3x
 
-# What the tests run: etcd (Debian's etcd-server) and a real kube-apiserver
-# built from k8s.io/kubernetes (its own module, pinned) for verify; the real
-# openshift-install for what it makes of a prepared dir.
-test-tools: etcd $(KUBE_APISERVER) $(OPENSHIFT_INSTALL)
+# What the tests run: etcd (Debian's etcd-server), a real kube-apiserver built
+# from k8s.io/kubernetes and the cloud-credential-operator's Upgradeable check
+# for verify and upgrade-check, and the real openshift-install for what it
+# makes of a prepared dir (each its own module, pinned).
+test-tools: etcd $(KUBE_APISERVER) $(CCO_UPGRADEABLE) $(OPENSHIFT_INSTALL)
 
 etcd:
 	@command -v etcd >/dev/null || test -x /usr/bin/etcd || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq etcd-server; }
 
 $(KUBE_APISERVER): test/tools/kube-apiserver/go.mod test/tools/kube-apiserver/go.sum
 	cd test/tools/kube-apiserver && $(GO) build -o $(CURDIR)/$@ k8s.io/kubernetes/cmd/kube-apiserver
+
+$(CCO_UPGRADEABLE): test/tools/cco-upgradeable/go.mod test/tools/cco-upgradeable/go.sum test/tools/cco-upgradeable/main.go
+	cd test/tools/cco-upgradeable && $(GO) build -o $(CURDIR)/$@ .
 
 # The installer module at the version test/tools/openshift-install pins
 # (go.sum checks its hash on download), built as its own main module so its
@@ -77,6 +84,9 @@ $(OPENSHIFT_INSTALL): test/tools/openshift-install/go.mod test/tools/openshift-i
 fuzz:
 	$(GO) test ./pkg/credreq -run '^$$' -fuzz FuzzSelect -fuzztime $(FUZZTIME)
 	$(GO) test ./pkg/installconfig -run '^$$' -fuzz FuzzSetManual -fuzztime $(FUZZTIME)
+	$(GO) test ./pkg/yamlcheck -run '^$$' -fuzz FuzzCheck -fuzztime $(FUZZTIME)
+	$(GO) test ./pkg/releaseimage -run '^$$' -fuzz FuzzScanLayer -fuzztime $(FUZZTIME)
+	$(GO) test ./pkg/iampolicy -run '^$$' -fuzz FuzzJudgeTrust -fuzztime $(FUZZTIME)
 
 # Release archives and a krew manifest with their checksums, in bin/dist.
 dist:

@@ -9,11 +9,12 @@ require (
 	github.com/aws/aws-sdk-go-v2/service/cloudfront v1.73.0
 	github.com/aws/aws-sdk-go-v2/service/iam v1.64.8
 	github.com/aws/aws-sdk-go-v2/service/s3 v1.114.8
+	github.com/aws/aws-sdk-go-v2/service/s3control v1.71.1
 	github.com/aws/aws-sdk-go-v2/service/sts v1.51.8
 	github.com/aws/smithy-go v1.28.8
 	github.com/go-jose/go-jose/v4 v4.0.5
 	github.com/google/go-containerregistry v0.22.1
-	github.com/openshift/api v0.0.0-20260309185601-71270106f276
+	github.com/openshift/api v0.0.0-20260709102940-580f1c1ba691
 	github.com/openshift/cloud-credential-operator v0.0.0-20250417173756-8ff60a024ed9
 	github.com/openshift/library-go v0.0.0-20260303171201-5d9eb6295ff6
 	github.com/spf13/cobra v1.10.2

@@ -17,9 +17,14 @@ func main() {
 	// Ctrl-C cancels the context: commands stop between steps, never mid-write.
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	err := cli.NewRootCmd(genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}).ExecuteContext(ctx)
+	interrupted := ctx.Err() != nil
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "error:", err)
 	}
-	os.Exit(cli.ExitCode(err))
+	code := cli.ExitCode(err)
+	if err != nil && interrupted {
+		code = cli.ExitInterrupted
+	}
+	os.Exit(code)
 }

@@ -1,6 +1,7 @@
 package atomicfs
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -27,13 +28,18 @@ func snapshot(t *testing.T, dir string) map[string]string {
 	return out
 }
 
+// journalDir is a state dir beside dir, outside the snapshots.
+func journalDir(t *testing.T, dir string) string {
+	return filepath.Join(filepath.Dir(dir), filepath.Base(dir)+"-state")
+}
+
 func TestWriteModesAndSkipsUnchanged(t *testing.T) {
 	dir := t.TempDir()
 	files := []File{
 		{Path: filepath.Join(dir, "a/secret.key"), Data: []byte("k"), Mode: 0o600},
 		{Path: filepath.Join(dir, "b.yaml"), Data: []byte("b"), Mode: 0o644},
 	}
-	changed, err := Write(files)
+	changed, err := Write(context.Background(), journalDir(t, dir), files)
 	if err != nil || len(changed) != 2 {
 		t.Fatalf("%v %v", changed, err)
 	}
@@ -41,11 +47,11 @@ func TestWriteModesAndSkipsUnchanged(t *testing.T) {
 	if st.Mode().Perm() != 0o600 {
 		t.Errorf("mode %v", st.Mode())
 	}
-	if changed, _ := Write(files); len(changed) != 0 {
+	if changed, _ := Write(context.Background(), journalDir(t, dir), files); len(changed) != 0 {
 		t.Errorf("unchanged files rewritten: %v", changed)
 	}
 	os.Chmod(files[0].Path, 0o644)
-	if changed, _ := Write(files); len(changed) != 1 {
+	if changed, _ := Write(context.Background(), journalDir(t, dir), files); len(changed) != 1 {
 		t.Errorf("a wrong mode was not repaired: %v", changed)
 	}
 	entries, _ := os.ReadDir(filepath.Join(dir, "a"))
@@ -73,7 +79,7 @@ func TestFailureRestoresEverything(t *testing.T) {
 		return os.Rename(from, to)
 	}
 	defer func() { rename = os.Rename }()
-	if _, err := Write(files); err == nil || !strings.Contains(err.Error(), "disk on fire") {
+	if _, err := Write(context.Background(), journalDir(t, dir), files); err == nil || !strings.Contains(err.Error(), "disk on fire") {
 		t.Fatalf("got %v", err)
 	}
 	after := snapshot(t, dir)
@@ -90,7 +96,7 @@ func TestFailureRestoresEverything(t *testing.T) {
 func TestDirectoryInTheWay(t *testing.T) {
 	dir := t.TempDir()
 	os.Mkdir(filepath.Join(dir, "x"), 0o755)
-	if _, err := Write([]File{{Path: filepath.Join(dir, "x"), Data: []byte("a"), Mode: 0o600}}); err == nil {
+	if _, err := Write(context.Background(), journalDir(t, dir), []File{{Path: filepath.Join(dir, "x"), Data: []byte("a"), Mode: 0o600}}); err == nil {
 		t.Error("want an error")
 	}
 }
@@ -110,14 +116,14 @@ func TestRemoveIsAtomicWithTheRest(t *testing.T) {
 		return os.Rename(from, to)
 	}
 	files := []File{{Path: stale, Remove: true}, {Path: kept, Data: []byte("v2"), Mode: 0o600}}
-	if _, err := Write(files); err == nil {
+	if _, err := Write(context.Background(), journalDir(t, dir), files); err == nil {
 		t.Fatal("want an error")
 	}
 	rename = os.Rename
 	if after := snapshot(t, dir); after[filepath.Base(stale)] != before[filepath.Base(stale)] {
 		t.Errorf("the removed file was not restored: %v", after)
 	}
-	changed, err := Write(append(files, File{Path: filepath.Join(dir, "absent"), Remove: true}))
+	changed, err := Write(context.Background(), journalDir(t, dir), append(files, File{Path: filepath.Join(dir, "absent"), Remove: true}))
 	if err != nil || len(changed) != 2 {
 		t.Fatalf("%v %v", changed, err)
 	}

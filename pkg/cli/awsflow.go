@@ -48,14 +48,18 @@ func printChanges(w io.Writer, changes []plan.Change) {
 	counts := map[plan.Action]int{}
 	for _, ch := range changes {
 		counts[ch.Action]++
-		sign := map[plan.Action]string{plan.Create: "+", plan.Update: "~", plan.Delete: "-"}[ch.Action]
-		line := fmt.Sprintf("  %s %s %s", sign, ch.Resource, ch.Name)
-		if len(ch.Fields) > 0 {
-			line += " (" + strings.Join(ch.Fields, ", ") + ")"
-		}
-		fmt.Fprintln(w, line)
+		fmt.Fprintln(w, changeLine(ch))
 	}
 	fmt.Fprintf(w, "Plan: %d to create, %d to update, %d to delete.\n", counts[plan.Create], counts[plan.Update], counts[plan.Delete])
+}
+
+func changeLine(ch plan.Change) string {
+	sign := map[plan.Action]string{plan.Create: "+", plan.Update: "~", plan.Delete: "-"}[ch.Action]
+	line := fmt.Sprintf("  %s %s %s", sign, ch.Resource, ch.Name)
+	if len(ch.Fields) > 0 {
+		line += " (" + strings.Join(ch.Fields, ", ") + ")"
+	}
+	return line
 }
 
 // checkPermissions fails early, listing every permission the changes need
@@ -92,10 +96,24 @@ func progressTo(w io.Writer) provision.Progress {
 	return func(format string, args ...any) { fmt.Fprintf(w, "  "+format+"\n", args...) }
 }
 
-// applyError says what state AWS is left in and how to go on.
+// applyError says what state AWS is left in (what was made before the
+// failure, when known) and how to go on.
 func applyError(ctx context.Context, err error, rerun string) error {
-	if ctx.Err() != nil {
-		return fmt.Errorf("interrupted: AWS may be partly changed; run %s again to resume (every step is idempotent)", rerun)
+	made := ""
+	var ae *provision.ApplyError
+	if errors.As(err, &ae) && len(ae.Done) > 0 {
+		made = "\nMade in AWS before it stopped:"
+		for _, ch := range ae.Done {
+			made += "\n" + changeLine(ch)
+		}
 	}
-	return fmt.Errorf("%w\nAWS may be partly changed; fix the cause and run %s again: it converges", err, rerun)
+	switch {
+	case ctx.Err() != nil && made == "":
+		return fmt.Errorf("interrupted: AWS may be partly changed; run %s again to resume (every step is idempotent)", rerun)
+	case ctx.Err() != nil:
+		return fmt.Errorf("interrupted%s\nRun %s again to resume (every step is idempotent)", made, rerun)
+	case made == "":
+		return fmt.Errorf("%w\nAWS may be partly changed; fix the cause and run %s again: it converges", err, rerun)
+	}
+	return fmt.Errorf("%w%s\nFix the cause and run %s again: it converges", err, made, rerun)
 }

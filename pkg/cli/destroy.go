@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"github.com/oc-sts/oc-sts/pkg/dirlock"
 	"github.com/oc-sts/oc-sts/pkg/plan"
 	"github.com/oc-sts/oc-sts/pkg/provision"
 	"github.com/oc-sts/oc-sts/pkg/statedir"
@@ -24,6 +25,7 @@ type DestroyOptions struct {
 	Output   string
 	Wait     time.Duration
 	awsFlags
+	locks localDirs
 	genericiooptions.IOStreams
 }
 
@@ -68,6 +70,10 @@ func (o *DestroyOptions) Complete() error {
 		o.StateDir = statedir.Default(o.Dir)
 	}
 	if o.StateDir != "" {
+		// No prepare may publish or converge while destroy deletes.
+		if err := o.locks.lock(o.StateDir, dirlock.Options{What: "state dir", NoFollow: true}); err != nil {
+			return err
+		}
 		p, err := statedir.ReadPlan(o.StateDir)
 		if err != nil {
 			return err
@@ -87,6 +93,9 @@ func (o *DestroyOptions) Complete() error {
 	}
 	return nil
 }
+
+// Close releases the state dir.
+func (o *DestroyOptions) Close() { o.locks.Close() }
 
 // Validate checks the inputs before any AWS call.
 func (o *DestroyOptions) Validate() error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 
 	"github.com/spf13/cobra"
@@ -27,7 +28,7 @@ type hiveFlags struct {
 	hub               *genericclioptions.ConfigFlags
 }
 
-const hiveDir = "hive"
+const hiveDir = statedir.HiveDir
 
 func (h *hiveFlags) add(cmd *cobra.Command) {
 	f := cmd.Flags()
@@ -42,8 +43,25 @@ func (h *hiveFlags) add(cmd *cobra.Command) {
 }
 
 func (o *PrepareOptions) completeHive() error {
-	if o.StateDir == "" {
-		o.StateDir = statedir.DirName + "-" + o.Name
+	if o.StateDir == "" && o.Name != "" {
+		if err := plan.ValidateName(o.Name); err != nil {
+			return err
+		}
+		dir, err := statedir.UserDefault(o.Name)
+		if err != nil {
+			return err
+		}
+		// Earlier versions kept it in the current directory: never start a
+		// second signer key beside the one a cluster may use.
+		if legacy := statedir.DirName + "-" + o.Name; exists(legacy) {
+			return fmt.Errorf("%s holds the state (signer key) of an earlier oc sts prepare --hive; the default is now per user (%s): pass --state-dir %s to keep using it, or move it there", legacy, dir, legacy)
+		}
+		o.StateDir = dir
+	}
+	if o.StateDir != "" {
+		if err := o.lockDirs(); err != nil {
+			return err
+		}
 	}
 	if o.HiveNamespace == "" {
 		ns, _, err := o.hub.ToRawKubeConfigLoader().Namespace()
@@ -63,8 +81,6 @@ func (o *PrepareOptions) validateHive() error {
 		return errors.New("--hive writes no install dir: drop --dir")
 	case o.ClusterDeployment != "" && !o.ApplyToHub:
 		return errors.New("--cluster-deployment goes with --apply-to-hub")
-	case o.PrivateBucket && o.Offline:
-		return errors.New("--private-bucket cannot be combined with --offline")
 	}
 	return nil
 }
@@ -98,8 +114,8 @@ func (o *PrepareOptions) writeHive(ctx context.Context, p *plan.Plan, signer *oi
 	files = append(files,
 		atomicfs.File{Path: objectsFile, Data: list, Mode: 0o600}, // holds the signer key
 		atomicfs.File{Path: patchFile, Data: objs.ClusterDeploymentPatch, Mode: 0o644})
-	if _, err := atomicfs.Write(files); err != nil {
-		return fmt.Errorf("%w (nothing was changed)", err)
+	if _, err := atomicfs.Write(ctx, o.StateDir, files); err != nil {
+		return writeError(err)
 	}
 	if o.ApplyToHub {
 		if err := o.applyToHub(ctx, objs); err != nil {
@@ -142,4 +158,9 @@ func (o *PrepareOptions) applyToHub(ctx context.Context, objs hive.Objects) erro
 		return fmt.Errorf("the Hive hub: %w", err)
 	}
 	return hive.ApplyToHub(ctx, kube, dyn, objs, o.ClusterDeployment, progressTo(o.ErrOut))
+}
+
+func exists(path string) bool {
+	_, err := os.Lstat(path)
+	return err == nil
 }

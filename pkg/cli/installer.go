@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -14,6 +15,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/oc-sts/oc-sts/pkg/atomicfs"
+	"github.com/oc-sts/oc-sts/pkg/handoff"
 	"github.com/oc-sts/oc-sts/pkg/installer"
 	"github.com/oc-sts/oc-sts/pkg/oidckeys"
 	"github.com/oc-sts/oc-sts/pkg/plan"
@@ -70,7 +72,7 @@ func (o *PrepareOptions) validateInstaller() error {
 		return errors.New("--check only reads the install dir and the state dir: give it --dir (and --state-dir) alone")
 	case o.NoInstaller && o.Installer != "":
 		return errors.New("give either --installer or --no-installer, not both")
-	case o.runsInstaller() && o.bin == nil && !o.DryRun:
+	case o.runsInstaller() && o.bin == nil && !o.DryRun && !o.privateStage1():
 		return fmt.Errorf(`%s is not consumed yet and no openshift-install was found (--installer, $%s, PATH): nothing was changed.
 The installer reads manifests/ only once `+"`openshift-install create manifests`"+` has run, so prepare runs it. Either:
   %s --installer /path/to/openshift-install
@@ -78,19 +80,25 @@ or write the files and run the installer yourself, before anything else:
   %s --no-installer
   openshift-install create manifests --dir %s
   oc sts prepare --check --dir %s`,
-			filepath.Join(o.Dir, "install-config.yaml"), installer.BinaryEnv, commandLine(), commandLine(), o.Dir, o.Dir)
+			filepath.Join(o.Dir, "install-config.yaml"), installer.BinaryEnv, commandLine(), commandLine(), handoff.Quote(o.Dir), handoff.Quote(o.Dir))
 	}
 	return nil
+}
+
+// installSteps are the commands that install the prepared dir.
+func (o *PrepareOptions) installSteps() []string {
+	dir := handoff.Quote(o.Dir)
+	if o.NoInstaller && !o.installDir.Consumed {
+		return []string{"openshift-install create manifests --dir " + dir, "oc sts prepare --check --dir " + dir, "openshift-install create cluster --dir " + dir}
+	}
+	return []string{"openshift-install create cluster --dir " + dir}
 }
 
 // commandLine is this very command, for "run it again with ..." advice.
 func commandLine() string {
 	args := []string{"oc", "sts"}
 	for _, a := range os.Args[1:] {
-		if strings.ContainsAny(a, " \t\n'\"$`\\|&;<>()*?[]#~") || a == "" {
-			a = "'" + strings.ReplaceAll(a, "'", `'\''`) + "'"
-		}
-		args = append(args, a)
+		args = append(args, handoff.Quote(a))
 	}
 	return strings.Join(args, " ")
 }
@@ -142,8 +150,8 @@ func (o *PrepareOptions) checkRelease(ctx context.Context, spec string, rel *rel
 // the install dir, with credentialsMode: Manual, and keeps what it would
 // change for writeInstallDir.
 func (o *PrepareOptions) createManifests(ctx context.Context) error {
-	if !o.runsInstaller() || o.DryRun {
-		return nil
+	if !o.runsInstaller() || o.DryRun || o.privateStage1() {
+		return nil // stage 1 of a private issuer writes no install dir
 	}
 	fmt.Fprintf(o.ErrOut, "Running %s create manifests (found by %s) on a copy of %s...\n", o.bin.Path, o.bin.Source, o.Dir)
 	made, err := o.bin.CreateManifests(ctx, o.Dir, filepath.Join(o.StateDir, scratchDir), o.StateDir, o.installDir.ManualInstallConfig(), indent(o.ErrOut))
@@ -157,12 +165,14 @@ func (o *PrepareOptions) createManifests(ctx context.Context) error {
 	return nil
 }
 
-// writeInstallDir writes the state dir and the install dir in one atomic
-// step; with what `create manifests` made when it ran.
-func (o *PrepareOptions) writeInstallDir(stateFiles []atomicfs.File, p *plan.Plan, signer *oidckeys.Signer) ([]string, error) {
+// finalFiles are what the final atomic write puts in place: the state dir's
+// files, then the install dir's; when the installer ran, with what it made
+// (ours win where it wrote the same name) and install-config.yaml consumed
+// last, so that until then the dir is the user's.
+func (o *PrepareOptions) finalFiles(stateFiles []atomicfs.File, p *plan.Plan, signer *oidckeys.Signer) []atomicfs.File {
 	d := o.installDir
 	if !o.runsInstaller() {
-		return atomicfs.Write(append(stateFiles, d.Files(p, signer)...))
+		return append(stateFiles, d.Files(p, signer)...)
 	}
 	ours := d.Consumables(p, signer)
 	mine := map[string]bool{}
@@ -174,14 +184,33 @@ func (o *PrepareOptions) writeInstallDir(stateFiles []atomicfs.File, p *plan.Pla
 	var consumed []atomicfs.File
 	for _, f := range o.made {
 		switch {
-		case mine[f.Path]: // ours win over anything the installer wrote under the same name
+		case mine[f.Path]:
 		case f.Remove:
-			consumed = append(consumed, f) // last: until then the dir is the user's
+			consumed = append(consumed, f)
 		default:
 			files = append(files, f)
 		}
 	}
-	return atomicfs.Write(append(files, consumed...))
+	return append(files, consumed...)
+}
+
+// installDirTree is every directory of the install dir but the state dir:
+// where a killed write may have left staged files (the installer's output
+// goes to more directories than oc sts's own files).
+func (o *PrepareOptions) installDirTree() []string {
+	var dirs []string
+	state, _ := filepath.Abs(o.StateDir)
+	filepath.WalkDir(o.Dir, func(path string, e fs.DirEntry, err error) error {
+		if err != nil || !e.IsDir() {
+			return nil
+		}
+		if abs, _ := filepath.Abs(path); abs == state {
+			return filepath.SkipDir
+		}
+		dirs = append(dirs, path)
+		return nil
+	})
+	return dirs
 }
 
 // verifyInstallDir is prepare's last word: the dir as the installer will read it.

@@ -25,7 +25,7 @@ const prepareExample = `  # Show what AWS needs, then create it and prepare the 
   oc sts prepare --dir ./mycluster --dry-run
   oc sts prepare --dir ./mycluster --yes
 
-  # Render everything offline, for an AWS admin to apply with the generated script:
+  # Render everything offline, for an AWS admin to apply (CloudFormation or a script):
   oc sts prepare --dir ./mycluster --credentials-requests-dir ./credreqs \
     --offline --account-id 123456789012
 
@@ -55,16 +55,20 @@ type PrepareOptions struct {
 	RolePath               string
 	PermissionsBoundary    string
 	PrivateBucket          bool
+	CloudFrontDomain       string
+	DistributionARN        string
 	Tags                   map[string]string
 	Output                 string
 	Verbose                bool
 	Prune                  bool
+	ReplacePublishedKeys   bool
 	WaitTimeout            time.Duration
 	awsFlags
 	hiveFlags
 	installerFlags
 
 	installDir *installdir.Dir
+	locks      localDirs
 	genericiooptions.IOStreams
 }
 
@@ -97,7 +101,11 @@ then writes the install dir. Re-running converges: drift is repaired, nothing
 oc sts does not own is touched, and a run with nothing to change changes nothing.
 
 With --offline no AWS call is made: the plan is written to the state dir as
-plan.json and as a runnable aws CLI script (aws/apply.sh) for an AWS admin.
+plan.json and, for an AWS admin, as a CloudFormation template
+(aws/cloudformation.yaml) and a re-runnable aws CLI script (aws/apply.sh, with
+aws/delete.sh). A private issuer offline takes two stages: the first renders
+the stack of the CloudFront distribution, whose outputs --cloudfront-domain and
+--distribution-arn then render the rest.
 An existing signer key is always reused. Every write is atomic.`,
 		Example: prepareExample,
 		Args:    cobra.NoArgs,
@@ -105,7 +113,7 @@ An existing signer key is always reused. Every write is atomic.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.Dir, "dir", o.Dir, "The openshift-install directory (with install-config.yaml).")
-	f.StringVar(&o.StateDir, "state-dir", "", "Where oc sts keeps the signer key pair, plan.json and the aws CLI script (default <dir>/"+statedir.DirName+").")
+	f.StringVar(&o.StateDir, "state-dir", "", "Where oc sts keeps the signer key pair, plan.json and the rendering for an AWS admin, aws/ (default <dir>/"+statedir.DirName+"; with --hive $XDG_STATE_HOME/oc-sts/<name>).")
 	f.StringVar(&o.CredentialsRequestsDir, "credentials-requests-dir", "", "A directory of release manifests holding CredentialsRequests (oc adm release extract --credentials-requests).")
 	f.StringVar(&o.ReleaseImage, "release-image", "", "Read the CredentialsRequests from this release image (default: the one the installer will install: its state file's, $"+installer.ReleaseOverrideEnv+", then `openshift-install version`).")
 	f.StringVarP(&o.RegistryConfig, "registry-config", "a", "", "Pull secret file for the release image, tried before $REGISTRY_AUTH_FILE, the install-config pullSecret and the docker/podman defaults.")
@@ -117,6 +125,8 @@ An existing signer key is always reused. Every write is atomic.`,
 	f.StringVar(&o.RolePath, "role-path", "/", "IAM path of the roles, like /openshift/.")
 	f.StringVar(&o.PermissionsBoundary, "permissions-boundary", "", "ARN of an IAM policy set as every role's permissions boundary.")
 	f.BoolVar(&o.PrivateBucket, "private-bucket", false, "Serve the issuer from a private S3 bucket through CloudFront.")
+	f.StringVar(&o.CloudFrontDomain, "cloudfront-domain", "", "With --offline --private-bucket: the distribution's domain, output CloudFrontDomain of the stage-1 stack.")
+	f.StringVar(&o.DistributionARN, "distribution-arn", "", "With --offline --private-bucket: the distribution's ARN, output DistributionArn of the stage-1 stack.")
 	f.StringToStringVar(&o.Tags, "tag", nil, "Extra AWS tag KEY=VALUE on every resource (repeatable).")
 	f.BoolVarP(&o.Verbose, "verbose", "v", false, "List every CredentialsRequest found, included or not, and why.")
 	f.StringVar(&o.Profile, "profile", "", "AWS shared-config profile (default: $AWS_PROFILE, then the default credential chain).")
@@ -124,6 +134,7 @@ An existing signer key is always reused. Every write is atomic.`,
 	f.BoolVarP(&o.Yes, "yes", "y", false, "Apply the changes without asking (required when stdin is not a terminal).")
 	f.DurationVar(&o.WaitTimeout, "wait-timeout", 20*time.Minute, "With --private-bucket, how long to wait for the CloudFront distribution to deploy.")
 	f.BoolVar(&o.Prune, "prune", false, "Also delete the roles oc sts created for CredentialsRequests this release no longer has.")
+	f.BoolVar(&o.ReplacePublishedKeys, "replace-published-keys", false, "Replace the issuer's published keys.json even though it holds signer keys this run's key is not: every token they signed, a running cluster's included, is then rejected.")
 	o.hiveFlags.add(cmd)
 	o.installerFlags.add(cmd)
 	addOutputFlag(cmd, &o.Output)
@@ -133,10 +144,14 @@ An existing signer key is always reused. Every write is atomic.`,
 	return cmd
 }
 
-// Complete reads the install dir and fills in defaults from it.
+// Complete locks the install dir and state dir, reads the install dir and
+// fills in defaults from it.
 func (o *PrepareOptions) Complete() error {
 	if o.Hive {
 		return o.completeHive()
+	}
+	if err := o.lockDirs(); err != nil {
+		return err
 	}
 	d, err := installdir.Open(o.Dir)
 	if err != nil {
@@ -149,11 +164,11 @@ func (o *PrepareOptions) Complete() error {
 	if o.Region == "" {
 		o.Region = d.Config.Region
 	}
-	if o.StateDir == "" {
-		o.StateDir = statedir.Default(o.Dir)
-	}
 	return o.findInstaller()
 }
+
+// Close releases the directories.
+func (o *PrepareOptions) Close() { o.locks.Close() }
 
 // Validate checks the flags before anything is read from the network or written.
 func (o *PrepareOptions) Validate() error {
@@ -170,12 +185,13 @@ func (o *PrepareOptions) Validate() error {
 	switch {
 	case o.ReleaseImage != "" && o.CredentialsRequestsDir != "":
 		return errors.New("give either --release-image or --credentials-requests-dir, not both")
-	case o.PrivateBucket && o.Offline:
-		return errors.New("--private-bucket needs the CloudFront distribution's domain, known only once it is created: it cannot be combined with --offline")
 	case o.Offline && o.AccountID == "":
 		return errors.New("--account-id is required with --offline: the role and provider ARNs name the account")
 	case o.Offline && (o.DryRun || o.Prune || o.Profile != ""):
 		return errors.New("--dry-run, --prune and --profile act on AWS: they cannot be combined with --offline")
+	}
+	if err := o.validateHandoff(); err != nil {
+		return err
 	}
 	return o.validateInstaller()
 }
@@ -191,9 +207,16 @@ func (o *PrepareOptions) Run(ctx context.Context) error {
 	}
 	settings := o.installConfig().Inclusion
 	settings.MajorVersion = major
+	settings.Release, settings.ReleaseName = files, "the release image"
+	if o.CredentialsRequestsDir != "" {
+		settings.ReleaseName = "--credentials-requests-dir " + o.CredentialsRequestsDir
+	}
 	inclusion, err := credreq.NewInclusion(settings)
 	if err != nil {
 		return err
+	}
+	if a := inclusion.GateAssumption(files); a != "" {
+		fmt.Fprintln(o.ErrOut, "warning:", a)
 	}
 	sel, err := credreq.Select(files, inclusion)
 	if err != nil {
@@ -201,6 +224,7 @@ func (o *PrepareOptions) Run(ctx context.Context) error {
 	}
 	if o.Verbose {
 		printDecisions(o.ErrOut, sel.Decisions)
+		printSources(o.ErrOut, inclusion.Sources(files))
 	}
 	keyPaths := []string{statedir.SignerKeyPath(o.StateDir)}
 	if o.installDir != nil {
@@ -210,6 +234,7 @@ func (o *PrepareOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	fmt.Fprintf(o.ErrOut, "Signer key: %s\n", keyNote(signer))
 	jwks, err := oidckeys.JWKS(&signer.Key.PublicKey)
 	if err != nil {
 		return err
@@ -225,9 +250,18 @@ func (o *PrepareOptions) Run(ctx context.Context) error {
 	if !o.Offline {
 		return o.runOnline(ctx, in, signer)
 	}
+	if o.PrivateBucket {
+		o.privateIssuer(&in)
+	}
 	p, err := plan.Build(in)
 	if err != nil {
 		return err
+	}
+	if err := o.checkLocal(p, signer); err != nil {
+		return err
+	}
+	if o.privateStage1() {
+		return o.writeIssuerStage(ctx, p)
 	}
 	return o.write(ctx, p, signer)
 }
@@ -242,9 +276,9 @@ func (o *PrepareOptions) write(ctx context.Context, p *plan.Plan, signer *oidcke
 		return err
 	}
 	// The state dir first: the signer key is kept before the installer can see it.
-	changed, err := o.writeInstallDir(stateFiles, p, signer)
+	changed, err := atomicfs.Write(ctx, o.StateDir, o.finalFiles(stateFiles, p, signer))
 	if err != nil {
-		return fmt.Errorf("%w (nothing was changed)", err)
+		return writeError(err)
 	}
 	checked := ""
 	if !o.NoInstaller || o.installDir.Consumed {
@@ -261,37 +295,25 @@ func (o *PrepareOptions) write(ctx context.Context, p *plan.Plan, signer *oidcke
 
 func (o *PrepareOptions) summary(p *plan.Plan, signer *oidckeys.Signer, changed []string, checked string) error {
 	w := o.Out
-	keyNote := "generated a new RSA 4096 signer key"
-	if signer.Source != "" {
-		keyNote = "reused the signer key " + signer.Source
-	}
-	fmt.Fprintf(w, "Prepared %s for AWS STS (%d CredentialsRequests; %s; %d files changed).\n", o.Dir, len(p.Roles), keyNote, len(changed))
+	fmt.Fprintf(w, "Prepared %s for AWS STS (%d CredentialsRequests; %s; %d files changed).\n", o.Dir, len(p.Roles), keyNote(signer), len(changed))
 	fmt.Fprintf(w, "  issuer:        %s\n  OIDC provider: %s\n", p.Issuer.URL, p.OIDCProvider.ARN)
 	for _, r := range p.Roles {
 		fmt.Fprintf(w, "  role:          %s  (%s/%s)\n", r.ARN, r.CredentialsRequest.SecretNamespace, r.CredentialsRequest.SecretName)
 	}
 	if checked != "" {
 		fmt.Fprintln(w, checked)
-	}
-	var next []string
-	if o.Offline {
-		next = append(next, fmt.Sprintf("have an admin of account %s run %s (plan: %s)", p.AccountID, filepath.Join(o.StateDir, statedir.AWSDir, plan.ScriptName), filepath.Join(o.StateDir, statedir.PlanFile)))
 	} else {
-		fmt.Fprintf(w, "\nAWS account %s matches the plan (%s).\n", p.AccountID, filepath.Join(o.StateDir, statedir.PlanFile))
-	}
-	if checked == "" {
 		fmt.Fprintf(w, "\nThe installer reads manifests/ only after `create manifests`: running `create cluster` first would drop every credential.\n")
-		next = append(next, "openshift-install create manifests --dir "+o.Dir, "oc sts prepare --check --dir "+o.Dir)
 	}
-	next = append(next, "openshift-install create cluster --dir "+o.Dir)
 	if !o.Offline {
-		next = append(next, "oc sts verify --token-exchange   # once the cluster is up")
+		fmt.Fprintf(w, "\nAWS account %s matches the plan (%s).\nNext:\n", p.AccountID, filepath.Join(o.StateDir, statedir.PlanFile))
+		for _, step := range o.installSteps() {
+			fmt.Fprintf(w, "  %s\n", step)
+		}
+		fmt.Fprintf(w, "  oc sts verify --token-exchange   # once the cluster is up\n")
+		return nil
 	}
-	fmt.Fprintln(w, "\nNext:")
-	for i, n := range next {
-		fmt.Fprintf(w, "  %d. %s\n", i+1, n)
-	}
-	return nil
+	return o.offlineNext(p)
 }
 
 // runOnline observes AWS, shows the difference from the plan, applies it
@@ -317,6 +339,9 @@ func (o *PrepareOptions) runOnline(ctx context.Context, in plan.Input, signer *o
 		fmt.Fprintln(o.ErrOut, "  + cloudfront-distribution (new: the issuer URL is its domain, known once it is created)")
 	}
 	printChanges(o.ErrOut, p.Changes)
+	if err := o.checkLocal(p, signer); err != nil {
+		return err
+	}
 	if stale := provision.Stale(p, observed); len(stale) > 0 && !o.Prune {
 		fmt.Fprintf(o.ErrOut, "note: oc sts roles no CredentialsRequest needs any more: %s (--prune deletes them)\n", strings.Join(stale, ", "))
 	}
@@ -336,8 +361,8 @@ func (o *PrepareOptions) runOnline(ctx context.Context, in plan.Input, signer *o
 			}
 		}
 		// The key is kept before its public half is published.
-		if _, err := atomicfs.Write(statedir.KeyFiles(o.StateDir, signer)); err != nil {
-			return err
+		if _, err := atomicfs.Write(ctx, o.StateDir, statedir.KeyFiles(o.StateDir, signer)); err != nil {
+			return writeError(err)
 		}
 		fmt.Fprintln(o.ErrOut, "Applying:")
 		if o.PrivateBucket && dist == nil {
@@ -373,10 +398,33 @@ func (o *PrepareOptions) observe(ctx context.Context, c *provision.Clients, id p
 	if err != nil {
 		return nil, nil, err
 	}
+	for _, w := range observed.Warnings {
+		fmt.Fprintln(o.ErrOut, "warning: "+w)
+	}
 	if p.Changes, err = provision.Diff(p, observed, o.Prune); err != nil {
 		return nil, nil, fmt.Errorf("%w\n(nothing was changed)", err)
 	}
+	if err := o.keepPublishedKeys(p, observed); err != nil {
+		return nil, nil, err
+	}
 	return p, observed, nil
+}
+
+// keepPublishedKeys refuses to replace a published JWKS holding keys this
+// run's signer key is not, unless --replace-published-keys says so.
+func (o *PrepareOptions) keepPublishedKeys(p *plan.Plan, observed *provision.Observed) error {
+	dropped, err := provision.DroppedKeys(p, observed)
+	if err != nil || len(dropped) == 0 {
+		return err
+	}
+	if o.ReplacePublishedKeys {
+		fmt.Fprintf(o.ErrOut, "warning: --replace-published-keys: replacing the published signer keys %s; tokens they signed will be rejected\n", strings.Join(dropped, ", "))
+		return nil
+	}
+	return fmt.Errorf("s3://%s/%s publishes signer keys (kid %s) that this run's key is not: uploading it would make AWS reject every token a running cluster signed with them.\n"+
+		"Run prepare with the key that published them (the install dir or --state-dir of that cluster), choose another --name for a new cluster, "+
+		"or, if no cluster uses them any more, pass --replace-published-keys (a future `oc sts rotate-key` will rotate keys without that outage).\n(nothing was changed)",
+		p.Bucket.Name, oidckeys.JWKSPath, strings.Join(dropped, ", "))
 }
 
 // distribution finds the private issuer's distribution and points the plan

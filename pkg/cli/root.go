@@ -19,6 +19,10 @@ type ExitError struct {
 func (e *ExitError) Error() string { return e.Err.Error() }
 func (e *ExitError) Unwrap() error { return e.Err }
 
+// ExitInterrupted is the exit code of a run stopped by SIGINT or SIGTERM,
+// as shells report a command ended by Ctrl-C.
+const ExitInterrupted = 130
+
 // ExitCode maps an error returned by the command tree to a process exit code.
 func ExitCode(err error) int {
 	var ee *ExitError
@@ -68,6 +72,9 @@ type options interface {
 
 func runOptions(o options) func(*cobra.Command, []string) error {
 	return func(cmd *cobra.Command, _ []string) error {
+		if c, ok := o.(interface{ Close() }); ok {
+			defer c.Close() // what Complete took: directory locks
+		}
 		if err := o.Complete(); err != nil {
 			return err
 		}

@@ -40,7 +40,7 @@ func (o *PrepareOptions) credentialsRequests(ctx context.Context) ([]credreq.Fil
 	fetch := func(spec string) (*releaseimage.Release, error) {
 		return releaseimage.Fetch(ctx, releaseimage.Options{
 			PullSpec: spec, Auth: auth, Mirrors: mirrors(cfg.Mirrors),
-			Architecture: cfg.Architecture, Insecure: o.Insecure,
+			Architecture: cfg.Architecture, Insecure: o.Insecure, Keep: credreq.HoldsFeatureGate,
 		})
 	}
 	fmt.Fprintf(o.ErrOut, "Reading CredentialsRequests from release image %s (from %s)\n", found.PullSpec, found.Source)
@@ -48,7 +48,13 @@ func (o *PrepareOptions) credentialsRequests(ctx context.Context) ([]credreq.Fil
 	if err != nil {
 		return nil, 0, err
 	}
-	fmt.Fprintf(o.ErrOut, "Release %s (%s), %d manifest files with CredentialsRequests\n", rel.Version, rel.PullSpec, len(rel.Files))
+	crFiles := 0
+	for _, f := range rel.Files {
+		if !credreq.HoldsFeatureGate(f.Data) {
+			crFiles++
+		}
+	}
+	fmt.Fprintf(o.ErrOut, "Release %s (%s), %d manifest files with CredentialsRequests\n", rel.Version, rel.PullSpec, crFiles)
 	if err := o.checkRelease(ctx, found.PullSpec, rel, fetch); err != nil {
 		return nil, 0, err
 	}

@@ -5,10 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
-	"text/tabwriter"
 
+	configv1 "github.com/openshift/api/config/v1"
 	"github.com/spf13/cobra"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
@@ -18,10 +17,8 @@ import (
 
 	"github.com/oc-sts/oc-sts/pkg/clustercheck"
 	"github.com/oc-sts/oc-sts/pkg/credreq"
-	"github.com/oc-sts/oc-sts/pkg/installconfig"
 	"github.com/oc-sts/oc-sts/pkg/plan"
 	"github.com/oc-sts/oc-sts/pkg/provision"
-	"github.com/oc-sts/oc-sts/pkg/releaseimage"
 	"github.com/oc-sts/oc-sts/pkg/upgrade"
 )
 
@@ -30,17 +27,19 @@ const couldNotTell = 2
 
 // UpgradeOptions are the inputs of `oc sts upgrade-check`.
 type UpgradeOptions struct {
-	ConfigFlags            *genericclioptions.ConfigFlags
-	To                     string
-	CredentialsRequestsDir string
-	TargetVersion          string
-	RegistryConfig         string
-	Insecure               bool
-	Apply                  bool
-	Prune                  bool
-	Name                   string
-	Region                 string
-	Output                 string
+	ConfigFlags                   *genericclioptions.ConfigFlags
+	To                            string
+	CredentialsRequestsDir        string
+	CurrentCredentialsRequestsDir string
+	TargetVersion                 string
+	RegistryConfig                string
+	Insecure                      bool
+	Apply                         bool
+	Prune                         bool
+	Name                          string
+	Region                        string
+	Output                        string
+	Verbose                       bool
 	awsFlags
 
 	kube kubernetes.Interface
@@ -54,39 +53,57 @@ func NewUpgradeCmd(streams genericiooptions.IOStreams) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "upgrade-check",
 		Short: "Report (and apply) the AWS changes a target release needs before an upgrade",
-		Long: `Upgrade-check compares the target release's CredentialsRequests (filtered with
-the cluster's capabilities and feature set) with what the cluster's roles actually
-grant and trust: new requests, actions the roles lack (wildcards understood),
-service-account changes that break a trust policy, moved Secrets, changed policy
-conditions, policies over IAM's size limit. Exit 0: safe to upgrade; 1: changes
-are needed (each listed with what applies it); 2: it could not tell, and why.
+		Long: `Upgrade-check compares the target release's CredentialsRequests, included as the
+cluster-version operator will include them after the upgrade (the cluster's feature
+set and gates, its capabilities and those the upgrade enables implicitly), with what
+the cluster's roles actually grant and trust: new requests, actions the roles lack
+(wildcards understood), service-account changes that break a trust policy, moved
+Secrets, changed policy conditions, policies over IAM's size limit.
+
+Exit 0: safe to upgrade; 1: changes are needed (each listed with what applies it);
+2: it could not tell, and why (bad flags, no cluster or ClusterVersion, a target
+without AWS CredentialsRequests, an unreadable release or directory).
 
 --apply makes them with the converge engine of prepare (only the roles), creates
-the missing Secrets and namespaces, and only after all that succeeded sets
-cloudcredential.openshift.io/upgradeable-to on CloudCredential cluster, which a
+the missing Secrets and namespaces, checks again, and only when that check is safe
+sets cloudcredential.openshift.io/upgradeable-to on CloudCredential cluster, which a
 Manual-mode cluster needs before a minor upgrade.`,
 		Example: `  oc sts upgrade-check --to 4.17.3                       # a version from the cluster's available updates
   oc sts upgrade-check --to quay.io/openshift-release-dev/ocp-release:4.17.3-x86_64 --apply --yes
   oc sts upgrade-check --credentials-requests-dir ./credreqs-4.17 --target-version 4.17.3 -o json`,
 		Args: cobra.NoArgs,
-		RunE: runOptions(o),
 	}
+	run := runOptions(o)
+	// Every failure before a verdict is "could not tell", usage errors included.
+	cmd.RunE = func(cmd *cobra.Command, args []string) error { return couldNotTellIf(run(cmd, args)) }
+	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return couldNotTellIf(err) })
+	cmd.Args = func(cmd *cobra.Command, args []string) error { return couldNotTellIf(cobra.NoArgs(cmd, args)) }
 	o.ConfigFlags.AddFlags(cmd.Flags())
 	f := cmd.Flags()
 	f.StringVar(&o.To, "to", "", "Target: a release image pull spec, or a version among the cluster's available or conditional updates.")
 	f.StringVar(&o.CredentialsRequestsDir, "credentials-requests-dir", "", "Target CredentialsRequests from a directory instead of a release image.")
+	f.StringVar(&o.CurrentCredentialsRequestsDir, "current-credentials-requests-dir", "", "The current release's manifests (oc adm release extract --to DIR), when the cluster cannot tell what it runs (default: its objects, then its release image).")
 	f.StringVar(&o.TargetVersion, "target-version", "", "The target's version, for the upgradeable-to annotation (default: the release image's).")
 	f.StringVarP(&o.RegistryConfig, "registry-config", "a", "", "Pull secret for the release image (default: $REGISTRY_AUTH_FILE, the cluster's pull secret, docker/podman defaults).")
 	f.BoolVar(&o.Insecure, "insecure", false, "Allow a plain-HTTP or unverified-TLS registry.")
-	f.BoolVar(&o.Apply, "apply", false, "Make the changes, then set the upgradeable-to annotation.")
+	f.BoolVar(&o.Apply, "apply", false, "Make the changes, check again, then set the upgradeable-to annotation.")
 	f.BoolVar(&o.DryRun, "dry-run", false, "With --apply: show the exact AWS changes and stop.")
 	f.BoolVarP(&o.Yes, "yes", "y", false, "Apply without asking (required when stdin is not a terminal).")
 	f.BoolVar(&o.Prune, "prune", false, "With --apply: delete oc sts roles of CredentialsRequests the target no longer has.")
 	f.StringVar(&o.Name, "name", "", "The name prepare used (default: from the roles' ownership tags).")
 	f.StringVar(&o.Region, "region", "", "AWS region (default: the cluster's Infrastructure).")
 	f.StringVar(&o.Profile, "profile", "", "AWS shared-config profile.")
+	f.BoolVarP(&o.Verbose, "verbose", "v", false, "List every CredentialsRequest of the target, included or not and why, and what decided each feature gate and capability.")
 	addOutputFlag(cmd, &o.Output)
 	return cmd
+}
+
+func couldNotTellIf(err error) error {
+	var ee *ExitError
+	if err == nil || errors.As(err, &ee) {
+		return err
+	}
+	return &ExitError{Code: couldNotTell, Err: fmt.Errorf("could not tell whether the upgrade is safe: %w", err)}
 }
 
 // Complete builds the cluster clients.
@@ -102,44 +119,50 @@ func (o *UpgradeOptions) Validate() error {
 		return errors.New("give the target: --to (a release image or an available update's version) or --credentials-requests-dir")
 	case o.DryRun && !o.Apply, o.Prune && !o.Apply:
 		return errors.New("--dry-run and --prune go with --apply")
+	case o.Apply && o.To == "" && o.TargetVersion == "":
+		return errors.New("--apply with --credentials-requests-dir needs --target-version: a directory does not say its version, and the upgradeable-to annotation names it")
+	}
+	if o.TargetVersion != "" {
+		if _, err := upgrade.AnnotationNeeded(o.TargetVersion, &configv1.ClusterVersion{}); err != nil {
+			return err
+		}
 	}
 	return validateOutput(o.Output)
 }
 
-// upgradeReport is upgrade-check's -o json|yaml document.
-type upgradeReport struct {
-	APIVersion     string            `json:"apiVersion"`
-	Kind           string            `json:"kind"`
-	CurrentVersion string            `json:"currentVersion"`
-	TargetVersion  string            `json:"targetVersion"`
-	Safe           bool              `json:"safe"`
-	Findings       []upgrade.Finding `json:"findings"`
-	Applied        []plan.Change     `json:"applied,omitempty"`
-}
-
 // Run compares, reports and, with --apply, converges.
 func (o *UpgradeOptions) Run(ctx context.Context) error {
-	err := o.run(ctx)
-	var ee *ExitError
-	if err != nil && !errors.As(err, &ee) {
-		return &ExitError{Code: couldNotTell, Err: fmt.Errorf("could not tell whether the upgrade is safe: %w", err)}
-	}
-	return err
-}
-
-func (o *UpgradeOptions) run(ctx context.Context) error {
-	cluster, err := clustercheck.ReadCluster(ctx, o.kube, o.dyn)
+	st, err := upgrade.ReadState(ctx, o.dyn)
 	if err != nil {
 		return err
 	}
-	version, err := upgrade.ReadVersion(ctx, o.dyn)
+	t, err := o.target(ctx, st)
 	if err != nil {
 		return err
 	}
-	target, targetVersion, err := o.target(ctx, version)
+	if o.Apply && t.Version == "" {
+		return fmt.Errorf("the version of %s is unknown: give --target-version for the upgradeable-to annotation", t.Name)
+	}
+	if _, err := upgrade.AnnotationNeeded(t.Version, st.ClusterVersion); err != nil && o.Apply {
+		return err
+	}
+	pred, err := upgrade.Predict(ctx, st, upgrade.NewObjects(o.dyn, o.kube.Discovery()), t, o.currentRelease(st))
 	if err != nil {
 		return err
 	}
+	for _, w := range pred.Warnings {
+		fmt.Fprintln(o.ErrOut, "warning:", w)
+	}
+	sel, err := credreq.Select(t.Files, pred.Inclusion)
+	if err != nil {
+		return err
+	}
+	if o.Verbose {
+		printDecisions(o.ErrOut, sel.Decisions)
+		printSources(o.ErrOut, pred.Inclusion.Sources(t.Files))
+		fmt.Fprintf(o.ErrOut, "What the current release runs: from %s.\n", pred.CurrentFrom)
+	}
+	report := upgradeReport{APIVersion: plan.APIVersion, Kind: "UpgradeReport", CurrentVersion: st.Current(), TargetVersion: t.Version, Warnings: pred.Warnings}
 	if o.Region == "" {
 		o.Region = clustercheck.ReadRegion(ctx, o.dyn)
 	}
@@ -147,14 +170,64 @@ func (o *UpgradeOptions) run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	check := func() (clustercheck.ClusterFacts, map[string]*clustercheck.Role, error) {
+		cluster, live, err := o.observe(ctx, c, id, sel.Requests)
+		if err == nil {
+			report.Findings = append(upgrade.Compare(live, sel.Requests), upgrade.ImplicitFindings(sel.Requests, pred.Inclusion)...)
+			upgrade.Sort(report.Findings)
+			report.Safe = upgrade.Blocking(report.Findings) == 0
+		}
+		return cluster, live.Roles, err
+	}
+	cluster, roles, err := check()
+	if err != nil {
+		return err
+	}
+	if o.Apply && !report.Safe {
+		if report.Applied, err = o.apply(ctx, c, id, cluster, roles, sel.Requests); err != nil {
+			o.print(report)
+			return &ExitError{Code: 1, Err: fmt.Errorf("%w\nthe upgradeable-to annotation was not set", err)}
+		}
+		if o.DryRun {
+			o.print(report)
+			return &ExitError{Code: 1, Err: fmt.Errorf("--dry-run: %d changes are needed before upgrading to %s; nothing was changed", upgrade.Blocking(report.Findings), t.Version)}
+		}
+		fmt.Fprintln(o.ErrOut, "Checking again...")
+		if _, _, err := check(); err != nil {
+			return err
+		}
+	}
+	if err := o.annotate(ctx, st, t.Version, &report); err != nil {
+		return err
+	}
+	if err := o.print(report); err != nil {
+		return err
+	}
+	if !report.Safe {
+		msg := fmt.Sprintf("%d changes are needed before upgrading to %s: oc sts upgrade-check --apply makes them", upgrade.Blocking(report.Findings), t.Version)
+		if o.Apply {
+			msg = fmt.Sprintf("%d changes are still needed after applying: the upgradeable-to annotation was not set", upgrade.Blocking(report.Findings))
+		}
+		return &ExitError{Code: 1, Err: errors.New(msg)}
+	}
+	return nil
+}
+
+// observe reads the cluster's requests, the Secrets a previous --apply made
+// for the target's new ones, and the roles.
+func (o *UpgradeOptions) observe(ctx context.Context, c *provision.Clients, id provision.Identity, target []credreq.Request) (clustercheck.ClusterFacts, upgrade.Live, error) {
+	cluster, err := clustercheck.ReadCluster(ctx, o.kube, o.dyn)
+	if err != nil {
+		return cluster, upgrade.Live{}, err
+	}
 	host := strings.TrimPrefix(cluster.Issuer, "https://")
 	if host == "" {
-		return errors.New("the cluster has no service-account issuer (Authentication cluster): it is not an STS cluster; oc sts verify says more")
+		return cluster, upgrade.Live{}, errors.New("the cluster has no service-account issuer (Authentication cluster): it is not an STS cluster; oc sts verify says more")
 	}
 	live := upgrade.Live{Requests: cluster.Requests, ProviderARN: fmt.Sprintf("arn:%s:iam::%s:oidc-provider/%s", id.Partition, id.Account, host), IssuerHost: host,
 		Namespaces: map[string]bool{}, Prepared: map[string]clustercheck.Request{}}
 	if err := o.readPrepared(ctx, live, cluster, target); err != nil {
-		return err
+		return cluster, live, err
 	}
 	withPrepared := append([]clustercheck.Request(nil), cluster.Requests...)
 	for _, r := range live.Prepared {
@@ -162,40 +235,17 @@ func (o *UpgradeOptions) run(ctx context.Context) error {
 	}
 	facts, err := clustercheck.ReadAWS(ctx, c, live.ProviderARN, withPrepared)
 	if err != nil {
-		return err
+		return cluster, live, err
 	}
 	live.Roles = facts.Roles
 	namespaces, err := o.kube.CoreV1().Namespaces().List(ctx, metav1.ListOptions{})
 	if err != nil {
-		return err
+		return cluster, live, err
 	}
 	for _, ns := range namespaces.Items {
 		live.Namespaces[ns.Name] = true
 	}
-	report := upgradeReport{APIVersion: plan.APIVersion, Kind: "UpgradeReport", CurrentVersion: version.Current, TargetVersion: targetVersion,
-		Findings: upgrade.Compare(live, target)}
-	report.Safe = upgrade.Blocking(report.Findings) == 0
-	if o.Apply && !report.Safe {
-		if report.Applied, err = o.apply(ctx, c, id, cluster, live.Roles, target, targetVersion); err != nil {
-			o.print(report)
-			return &ExitError{Code: 1, Err: fmt.Errorf("%w\nthe upgradeable-to annotation was not set", err)}
-		}
-		if o.DryRun {
-			return o.print(report)
-		}
-		report.Safe = true
-	} else if o.Apply && !o.DryRun {
-		if err := upgrade.MarkUpgradeable(ctx, o.dyn, targetVersion); err != nil {
-			return err
-		}
-	}
-	if err := o.print(report); err != nil {
-		return err
-	}
-	if !report.Safe {
-		return &ExitError{Code: 1, Err: fmt.Errorf("%d changes are needed before upgrading to %s: oc sts upgrade-check --apply makes them", upgrade.Blocking(report.Findings), targetVersion)}
-	}
-	return nil
+	return cluster, live, nil
 }
 
 // readPrepared reads the Secrets of target requests the cluster does not
@@ -219,64 +269,9 @@ func (o *UpgradeOptions) readPrepared(ctx context.Context, live upgrade.Live, cl
 	return nil
 }
 
-var versionRE = regexp.MustCompile(`^[0-9]+\.[0-9]+\.[0-9]+`)
-
-// target reads the target's CredentialsRequests, filtered as the cluster
-// will filter them, and its version.
-func (o *UpgradeOptions) target(ctx context.Context, v upgrade.Version) ([]credreq.Request, string, error) {
-	var files []credreq.File
-	var major uint64
-	targetVersion := o.TargetVersion
-	if o.CredentialsRequestsDir != "" {
-		var err error
-		if files, err = credreq.ReadDir(o.CredentialsRequestsDir); err != nil {
-			return nil, "", err
-		}
-	} else {
-		pullSpec := o.To
-		if versionRE.MatchString(o.To) && !strings.ContainsAny(o.To, "/:@") {
-			image, ok := v.UpdateImage[o.To]
-			if !ok {
-				return nil, "", fmt.Errorf("%s is not among the cluster's available or conditional updates; give its release image pull spec instead", o.To)
-			}
-			pullSpec = image
-		}
-		auth, err := authSources(o.RegistryConfig, &installconfig.Config{})
-		if err != nil {
-			return nil, "", err
-		}
-		if secret, err := o.kube.CoreV1().Secrets("openshift-config").Get(ctx, "pull-secret", metav1.GetOptions{}); err == nil {
-			if s, err := releaseimage.ParseAuth("the cluster's openshift-config/pull-secret", secret.Data[".dockerconfigjson"]); err == nil {
-				auth = append(auth, s)
-			}
-		}
-		fmt.Fprintf(o.ErrOut, "Reading CredentialsRequests from release image %s\n", pullSpec)
-		rel, err := releaseimage.Fetch(ctx, releaseimage.Options{PullSpec: pullSpec, Auth: auth, Insecure: o.Insecure})
-		if err != nil {
-			return nil, "", err
-		}
-		files, major = rel.Files, rel.MajorVersion()
-		if targetVersion == "" {
-			targetVersion = rel.Version
-		}
-	}
-	in, err := credreq.NewInclusion(credreq.ClusterSettings{FeatureSet: v.FeatureSet, EnabledCapabilities: v.Enabled, MajorVersion: major})
-	if err != nil {
-		return nil, "", err
-	}
-	sel, err := credreq.Select(files, in)
-	if err != nil {
-		return nil, "", err
-	}
-	return sel.Requests, targetVersion, nil
-}
-
-// apply converges the roles with prepare's engine, then the Secrets, then
-// (only when all that succeeded) sets the upgradeable-to annotation.
-func (o *UpgradeOptions) apply(ctx context.Context, c *provision.Clients, id provision.Identity, cluster clustercheck.ClusterFacts, roles map[string]*clustercheck.Role, target []credreq.Request, version string) ([]plan.Change, error) {
-	if version == "" {
-		return nil, errors.New("the target version is unknown (a directory has none): give --target-version for the upgradeable-to annotation")
-	}
+// apply converges the roles with prepare's engine, then the Secrets; the
+// annotation waits for a check after it.
+func (o *UpgradeOptions) apply(ctx context.Context, c *provision.Clients, id provision.Identity, cluster clustercheck.ClusterFacts, roles map[string]*clustercheck.Role, target []credreq.Request) ([]plan.Change, error) {
 	name := o.Name
 	if name == "" {
 		name = ownerName(roles)
@@ -335,10 +330,6 @@ func (o *UpgradeOptions) apply(ctx context.Context, c *provision.Clients, id pro
 	if err := upgrade.EnsureSecrets(ctx, o.kube, p.Roles, progressTo(o.ErrOut)); err != nil {
 		return nil, applyError(ctx, err, "oc sts upgrade-check --apply")
 	}
-	if err := upgrade.MarkUpgradeable(ctx, o.dyn, version); err != nil {
-		return nil, err
-	}
-	fmt.Fprintf(o.ErrOut, "  set %s=%s on CloudCredential cluster\n", upgrade.UpgradeableToAnnotation, version)
 	return changes, nil
 }
 
@@ -356,24 +347,4 @@ func ownerName(roles map[string]*clustercheck.Role) string {
 		}
 	}
 	return ""
-}
-
-func (o *UpgradeOptions) print(r upgradeReport) error {
-	if o.Output != "" {
-		return printObject(o.Out, o.Output, r)
-	}
-	w := tabwriter.NewWriter(o.Out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(w, "CREDENTIALSREQUEST\tFINDING\tBLOCKING\tDETAIL\tAPPLY")
-	for _, f := range r.Findings {
-		detail := f.Detail
-		if len(f.Actions) > 0 {
-			detail += ": " + strings.Join(f.Actions, ", ")
-		}
-		fmt.Fprintf(w, "%s\t%s\t%v\t%s\t%s\n", f.CredentialsRequest, f.Kind, f.Blocking, detail, f.Apply)
-	}
-	w.Flush()
-	if r.Safe {
-		fmt.Fprintf(o.Out, "\nSafe to upgrade from %s to %s as far as AWS credentials go.\n", r.CurrentVersion, r.TargetVersion)
-	}
-	return nil
 }

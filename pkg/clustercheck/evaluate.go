@@ -10,6 +10,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 	ccov1 "github.com/openshift/cloud-credential-operator/pkg/apis/cloudcredential/v1"
 
+	"github.com/oc-sts/oc-sts/pkg/iampolicy"
 	"github.com/oc-sts/oc-sts/pkg/plan"
 )
 
@@ -61,6 +62,10 @@ func Evaluate(f Facts) []Result {
 			continue
 		}
 		role, known := f.AWS.Roles[r.Secret.RoleARN]
+		if problem := RoleARNProblem(r.Secret.RoleARN, f.AWS.ProviderARN); problem != "" {
+			add(CheckTrust, r.Secret.RoleARN, Fail, "the Secret of "+object+" names "+problem, prepareFix)
+			continue
+		}
 		switch {
 		case !known:
 			continue
@@ -86,6 +91,23 @@ func Evaluate(f Facts) []Result {
 		}
 	}
 	return out
+}
+
+// RoleARNProblem says why arn is not a role of the account and partition
+// of providerARN (arn:PARTITION:iam::ACCOUNT:oidc-provider/...), or "": a
+// role of another account must not be judged by its name in this one.
+func RoleARNProblem(arn, providerARN string) string {
+	want := strings.SplitN(providerARN, ":", 6)
+	got := strings.SplitN(arn, ":", 6)
+	switch {
+	case len(got) != 6 || got[0] != "arn" || got[2] != "iam" || got[3] != "" || !strings.HasPrefix(got[5], "role/"):
+		return fmt.Sprintf("%q, which is not an IAM role ARN", arn)
+	case len(want) == 6 && got[1] != want[1]:
+		return fmt.Sprintf("a role of partition %s, the cluster's AWS account is in %s", got[1], want[1])
+	case len(want) == 6 && got[4] != want[4]:
+		return fmt.Sprintf("a role of account %s, not of account %s where the cluster's OIDC provider is: the provider cannot vouch for it; run verify with that account's credentials, or fix the Secret", got[4], want[4])
+	}
+	return ""
 }
 
 func fixIf(s Status, fix string) string {
@@ -192,101 +214,21 @@ func evaluateSecret(r Request, add func(check, object string, s Status, reason, 
 func subjects(r Request) []string { return plan.Subjects(r.SecretNamespace, r.ServiceAccounts) }
 
 // JudgeTrust: the role trusts exactly the provider, for exactly the
-// request's service accounts with the cluster's audience.
+// request's service accounts with the cluster's audience, as AWS evaluates
+// its trust policy (iampolicy.JudgeTrust).
 func JudgeTrust(trust, providerARN, host string, want []string) (Status, string) {
-	d, err := parse(trust)
-	if err != nil {
-		return Fail, "the trust policy does not parse: " + err.Error()
-	}
-	var trusted []string
-	for _, st := range d.Statement {
-		if !strings.EqualFold(st.Effect, "Allow") {
-			continue
-		}
-		for kind, ids := range st.principals() {
-			for _, id := range ids {
-				if kind != "Federated" || id != providerARN {
-					return Fail, fmt.Sprintf("also trusts %s %s", kind, id)
-				}
-			}
-		}
-		if !st.matchesAction("sts:AssumeRoleWithWebIdentity") {
-			continue
-		}
-		subs, wild := conditionValues(st, host+":sub")
-		if len(subs) == 0 {
-			return Fail, "no " + host + ":sub condition: every service account of the cluster can assume it"
-		}
-		if wild != "" {
-			return Fail, "a wildcard subject " + wild + " trusts more service accounts than the CredentialsRequest names"
-		}
-		if auds, _ := conditionValues(st, host+":aud"); len(auds) > 0 && !slices.Contains(auds, audience) {
-			return Fail, fmt.Sprintf("audience %v, the cluster's tokens carry %q", auds, audience)
-		}
-		trusted = append(trusted, subs...)
-	}
-	var extra, missing []string
-	for _, s := range trusted {
-		if !slices.Contains(want, s) {
-			extra = append(extra, s)
-		}
-	}
-	for _, s := range want {
-		if !slices.Contains(trusted, s) {
-			missing = append(missing, s)
-		}
-	}
+	ok, reason, warning := iampolicy.JudgeTrust(trust, providerARN, host, audience, want)
 	switch {
-	case len(trusted) == 0:
-		return Fail, "does not trust " + providerARN
-	case len(extra) > 0:
-		return Fail, "also trusts " + strings.Join(extra, ", ")
-	case len(missing) > 0:
-		return Fail, "does not trust " + strings.Join(missing, ", ") + ": its pods cannot get credentials"
+	case !ok:
+		return Fail, reason
+	case warning != "":
+		return Warn, "trusts exactly " + strings.Join(want, ", ") + ", but " + warning
 	}
 	return Pass, "trusts exactly " + strings.Join(want, ", ")
-}
-
-// conditionValues collects a key's StringEquals/StringLike values, and the
-// first value with a wildcard under StringLike.
-func conditionValues(st statement, key string) (values []string, wildcard string) {
-	for op, keys := range st.Condition {
-		for k, vs := range keys {
-			if !strings.EqualFold(k, key) {
-				continue
-			}
-			for _, v := range vs {
-				if strings.HasPrefix(op, "StringLike") && hasWildcard(v) && wildcard == "" {
-					wildcard = v
-				}
-				values = append(values, v)
-			}
-		}
-	}
-	return values, wildcard
 }
 
 // MissingActions lists the actions of statements the role's policies
 // (within its boundary) do not allow.
 func MissingActions(role *Role, statements []ccov1.StatementEntry) []string {
-	var missing []string
-	for _, e := range statements {
-		if !strings.EqualFold(e.Effect, "Allow") {
-			continue
-		}
-		resources := []string{e.Resource}
-		if e.Resource == "" {
-			resources = []string{"*"}
-		}
-		for _, a := range e.Action {
-			ok := allows(role.Policies, a, resources)
-			if ok && role.Boundary != "" {
-				ok = allows([]string{role.Boundary}, a, resources)
-			}
-			if !ok && !slices.Contains(missing, a) {
-				missing = append(missing, a)
-			}
-		}
-	}
-	return missing
+	return iampolicy.MissingActions(role.Policies, role.Boundary, statements)
 }

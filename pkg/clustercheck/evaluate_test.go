@@ -65,14 +65,28 @@ func TestEvaluate(t *testing.T) {
 		"every link holds": {func(*Facts) {}, ""},
 		"wildcard subject": {func(f *Facts) {
 			role(f).Trust = trust(`{"StringLike":{"` + host + `:sub":"system:serviceaccount:ns:*"}}`)
-		}, "FAIL role-trust: a wildcard subject"},
+		}, "FAIL role-trust: a wildcard " + host + ":sub system:serviceaccount:ns:*"},
+		"negated statement beside the exact one": {func(f *Facts) {
+			d := strings.TrimSuffix(exact, "]}") + `,{"Effect":"Allow","Principal":{"Federated":"` + provider + `"},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringNotEquals":{"` + host + `:sub":"system:serviceaccount:ns:sa"},"StringEquals":{"` + host + `:aud":"openshift"}}}]}`
+			role(f).Trust = d
+		}, "FAIL role-trust: StringNotEquals on " + host + ":sub"},
 		"no sub condition": {func(f *Facts) { role(f).Trust = trust(`{"StringEquals":{"` + host + `:aud":"openshift"}}`) }, "FAIL role-trust: no " + host + ":sub"},
 		"another provider": {func(f *Facts) {
 			role(f).Trust = strings.Replace(exact, provider, "arn:aws:iam::123456789012:oidc-provider/other", 1)
 		}, "FAIL role-trust: also trusts Federated"},
 		"extra subject": {func(f *Facts) {
-			role(f).Trust = trust(`{"StringEquals":{"` + host + `:sub":["system:serviceaccount:ns:sa","system:serviceaccount:default:default"]}}`)
+			role(f).Trust = trust(`{"StringEquals":{"` + host + `:sub":["system:serviceaccount:ns:sa","system:serviceaccount:default:default"],"` + host + `:aud":"openshift"}}`)
 		}, "also trusts system:serviceaccount:default:default"},
+		"role of another account": {func(f *Facts) {
+			f.Cluster.Requests[0].Secret.RoleARN = "arn:aws:iam::999999999999:role/c-ns-creds"
+			f.AWS.Roles["arn:aws:iam::999999999999:role/c-ns-creds"] = f.AWS.Roles[roleARN]
+		}, "FAIL role-trust: the Secret of credentialsrequest openshift-cloud-credential-operator/cr names a role of account 999999999999"},
+		"role of another partition": {func(f *Facts) {
+			f.Cluster.Requests[0].Secret.RoleARN = "arn:aws-cn:iam::123456789012:role/c-ns-creds"
+		}, "a role of partition aws-cn"},
+		"not a role ARN": {func(f *Facts) {
+			f.Cluster.Requests[0].Secret.RoleARN = "arn:aws:iam::123456789012:user/c-ns-creds"
+		}, "which is not an IAM role ARN"},
 		"action missing": {func(f *Facts) {
 			role(f).Policies = []string{`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ec2:*","Resource":"*"}]}`}
 		}, "FAIL role-permissions: cannot kms:ReEncryptFrom"},

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"time"
@@ -22,6 +21,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/oc-sts/oc-sts/pkg/limits"
 	"github.com/oc-sts/oc-sts/pkg/provision"
 )
 
@@ -177,7 +177,7 @@ func fetchJSON(ctx context.Context, url string, into any) error {
 	if resp.StatusCode != http.StatusOK {
 		return fmt.Errorf("GET %s: HTTP %d", url, resp.StatusCode)
 	}
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	body, err := limits.ReadAll(resp.Body, "GET "+url, limits.HTTPBody)
 	if err != nil {
 		return err
 	}
@@ -199,8 +199,8 @@ func ReadAWS(ctx context.Context, c *provision.Clients, providerARN string, requ
 	}
 	for _, r := range requests {
 		arn := r.Secret.RoleARN
-		if arn == "" || f.Roles[arn] != nil {
-			continue
+		if arn == "" || f.Roles[arn] != nil || RoleARNProblem(arn, providerARN) != "" {
+			continue // never looked up by name in the caller's account
 		}
 		role, err := readRole(ctx, c, arn)
 		if err != nil {

@@ -9,107 +9,99 @@ import (
 	"strings"
 
 	configv1 "github.com/openshift/api/config/v1"
-	"github.com/openshift/api/features"
 	"github.com/openshift/library-go/pkg/manifest"
-	"k8s.io/apimachinery/pkg/util/sets"
 )
 
 // DefaultMajorVersion is used when the release version is not known (a plain
 // directory of manifests).
 const DefaultMajorVersion uint64 = 4
 
-// ClusterSettings are the install-config fields that decide inclusion.
+// ClusterSettings are what decides inclusion, for a cluster being installed
+// (prepare: the install-config and the release) or for a cluster after an
+// upgrade (upgrade-check: the live cluster and the target release). Both go
+// through NewInclusion.
 type ClusterSettings struct {
 	FeatureSet   string
 	FeatureGates []string // "Name=true|false", honoured for CustomNoUpgrade as the installer does
 	Capabilities *configv1.ClusterVersionCapabilitiesSpec
-	// EnabledCapabilities, when set, is a live cluster's exact set
-	// (ClusterVersion status.capabilities), taking precedence over Capabilities.
+	// EnabledCapabilities, when set, is a live cluster's
+	// status.capabilities.enabledCapabilities; Capabilities is then its spec.
 	EnabledCapabilities []configv1.ClusterVersionCapability
-	MajorVersion        uint64 // 0 means DefaultMajorVersion
+	// ImplicitCapabilities are enabled on top (upgrade-check).
+	ImplicitCapabilities []Implicit
+	MajorVersion         uint64 // 0 means DefaultMajorVersion
+
+	// Release is the release's manifests: its FeatureGate manifests say
+	// which gates each feature set enables. ReleaseName names it.
+	Release     []File
+	ReleaseName string
+	// GateStatus is a live cluster's FeatureGate status.featureGates; the
+	// entry for Version is used when the release has no FeatureGate manifests.
+	GateStatus []configv1.FeatureGateDetails
+	Version    string
+	// Origin names where the settings were read ("install-config.yaml",
+	// "ClusterVersion version"), for the sources -v prints; GatesOrigin is
+	// the same for the feature set and gates ("FeatureGate cluster"). Live
+	// says they are objects of a cluster (fields under spec and status).
+	Origin, GatesOrigin string
+	Live                bool
 }
 
-// Inclusion holds the arguments library-go's Manifest.Include takes.
+// Inclusion holds the arguments library-go's Manifest.Include takes, and
+// what decided each of them.
 type Inclusion struct {
 	featureSet   string
 	profile      string
-	capabilities *configv1.ClusterVersionCapabilitiesStatus
-	enabledGates sets.Set[string]
+	capabilities *capabilities
+	gates        *Gates
 	majorVersion uint64
+	origin       string
 }
 
-// NewInclusion builds the filter the way `oc adm release extract --included
-// --install-config` does: the self-managed profile, the install-config's
-// feature set, and its capabilities (baseline set plus additional ones) when
-// it sets any. Feature gates come from openshift/api for the feature set.
+// NewInclusion builds the filter the way the CVO (and `oc adm release
+// extract --included`) does: the self-managed profile, the feature set and
+// its gates (see resolveGates), the capabilities (see resolveCapabilities)
+// and the release's major version.
 func NewInclusion(s ClusterSettings) (*Inclusion, error) {
 	major := s.MajorVersion
 	if major == 0 {
 		major = DefaultMajorVersion
 	}
-	in := &Inclusion{featureSet: s.FeatureSet, profile: manifest.DefaultClusterProfile, majorVersion: major}
-	gates, err := enabledGates(major, s)
+	origin, gatesOrigin := s.Origin, s.GatesOrigin
+	if origin == "" {
+		origin = "install-config.yaml"
+	}
+	if gatesOrigin == "" {
+		gatesOrigin = origin
+	}
+	spec := ""
+	if s.Live {
+		spec = "spec."
+	}
+	reason := "no release manifests were given"
+	if s.ReleaseName != "" {
+		reason = s.ReleaseName + " has no FeatureGate manifest for it"
+	}
+	if s.Version != "" {
+		reason += fmt.Sprintf(", and %s status has no entry for %s", gatesOrigin, s.Version)
+	}
+	gates, err := resolveGates(gateInputs{
+		featureSet: s.FeatureSet, custom: s.FeatureGates, customFrom: gatesOrigin + " " + spec + "featureGates (CustomNoUpgrade)",
+		release: s.Release, releaseName: s.ReleaseName, status: s.GateStatus, version: s.Version, statusFrom: gatesOrigin,
+		major: major, assumeReason: reason,
+	})
 	if err != nil {
 		return nil, err
 	}
-	in.enabledGates = gates
-	if s.EnabledCapabilities != nil {
-		in.capabilities = &configv1.ClusterVersionCapabilitiesStatus{EnabledCapabilities: s.EnabledCapabilities, KnownCapabilities: configv1.KnownClusterVersionCapabilities}
-		return in, nil
+	caps, err := resolveCapabilities(s, gates, origin, spec)
+	if err != nil {
+		return nil, err
 	}
-	if s.Capabilities != nil {
-		baseline := s.Capabilities.BaselineCapabilitySet
-		if baseline == "" {
-			baseline = configv1.ClusterVersionCapabilitySetCurrent // the installer's default
-		}
-		enabled, ok := configv1.ClusterVersionCapabilitySets[baseline]
-		if !ok {
-			return nil, fmt.Errorf("capabilities.baselineCapabilitySet %q is not a known capability set (known: %s)", baseline, knownSets())
-		}
-		in.capabilities = &configv1.ClusterVersionCapabilitiesStatus{
-			EnabledCapabilities: append(append([]configv1.ClusterVersionCapability{}, enabled...), s.Capabilities.AdditionalEnabledCapabilities...),
-			KnownCapabilities:   configv1.KnownClusterVersionCapabilities,
-		}
-	}
-	return in, nil
+	return &Inclusion{featureSet: s.FeatureSet, profile: manifest.DefaultClusterProfile, capabilities: caps, gates: gates, majorVersion: major, origin: gatesOrigin + " " + spec}, nil
 }
 
-func enabledGates(major uint64, s ClusterSettings) (sets.Set[string], error) {
-	fs := configv1.FeatureSet(s.FeatureSet)
-	known := false
-	for _, f := range configv1.AllFixedFeatureSets {
-		known = known || f == fs
-	}
-	if !known && fs != configv1.CustomNoUpgrade {
-		return nil, fmt.Errorf("featureSet %q is not a known feature set (known: Default, %s)", s.FeatureSet, strings.Join(fixedSetNames(), ", "))
-	}
-	enabled := sets.New[string]()
-	base := fs
-	if fs == configv1.CustomNoUpgrade {
-		base = configv1.Default // custom gates start from the default set
-	}
-	for _, g := range features.FeatureSets(major, features.SelfManaged, base).Enabled {
-		enabled.Insert(string(g.FeatureGateAttributes.Name))
-	}
-	if len(s.FeatureGates) > 0 && fs != configv1.CustomNoUpgrade {
-		return nil, fmt.Errorf("featureGates are only honoured with featureSet: CustomNoUpgrade (got featureSet %q)", s.FeatureSet)
-	}
-	for _, g := range s.FeatureGates {
-		name, val, ok := strings.Cut(g, "=")
-		name, val = strings.TrimSpace(name), strings.TrimSpace(val)
-		switch {
-		case !ok || name == "":
-			return nil, fmt.Errorf("featureGates entry %q: want Name=true or Name=false", g)
-		case val == "true":
-			enabled.Insert(name)
-		case val == "false":
-			enabled.Delete(name)
-		default:
-			return nil, fmt.Errorf("featureGates entry %q: value must be true or false", g)
-		}
-	}
-	return enabled, nil
-}
+// Gates are the feature gates the inclusion uses.
+func (in *Inclusion) Gates() *Gates { return in.gates }
 
 // Include returns nil when the cluster includes m, else the reason it does not.
 func (in *Inclusion) Include(m *manifest.Manifest) error {
@@ -119,7 +111,7 @@ func (in *Inclusion) Include(m *manifest.Manifest) error {
 		return nil
 	}
 	fs, profile, major := in.featureSet, in.profile, in.majorVersion
-	return m.Include(nil, &fs, &profile, in.capabilities, nil, in.enabledGates, &major)
+	return m.Include(nil, &fs, &profile, in.capabilities.status(), nil, in.gates.enabled, &major)
 }
 
 func knownSets() string {

@@ -98,7 +98,7 @@ func Select(files []File, in *Inclusion) (*Selection, error) {
 }
 
 func decode(m *manifest.Manifest) (*Request, error) {
-	where := fmt.Sprintf("%s: CredentialsRequest %q", m.OriginalFilename, m.Obj.GetName())
+	where := fmt.Sprintf("%s: CredentialsRequest %q", m.OriginalFilename, m.Obj.GetName()) // %q: the name is not validated yet
 	cr := &ccov1.CredentialsRequest{}
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(m.Obj.Object, cr); err != nil {
 		return nil, fmt.Errorf("%s: %v", where, err)
@@ -116,22 +116,27 @@ func decode(m *manifest.Manifest) (*Request, error) {
 func validate(cr *ccov1.CredentialsRequest, aws *ccov1.AWSProviderSpec) error {
 	var problems []string
 	add := func(format string, a ...any) { problems = append(problems, fmt.Sprintf(format, a...)) }
-	ref := cr.Spec.SecretRef
-	for _, fv := range [][2]string{{"spec.secretRef.namespace", ref.Namespace}, {"spec.secretRef.name", ref.Name}} {
-		field, v := fv[0], fv[1]
+	// Every name is checked as the API server checks it before it names a
+	// role, a Secret or a trust condition, or appears in the aws CLI script.
+	check := func(field, v string, rule func(string) []string) {
 		if strings.Contains(v, "${") {
 			add("%s %q is a template placeholder: substitute it before use", field, v)
-		} else if errs := validation.IsDNS1123Subdomain(v); len(errs) > 0 {
+		} else if errs := rule(v); len(errs) > 0 {
 			add("%s %q is not a valid name: %s", field, v, strings.Join(errs, "; "))
 		}
 	}
+	check("metadata.name", cr.Name, validation.IsDNS1123Subdomain)
+	if cr.Namespace != "" {
+		check("metadata.namespace", cr.Namespace, validation.IsDNS1123Label)
+	}
+	ref := cr.Spec.SecretRef
+	check("spec.secretRef.namespace", ref.Namespace, validation.IsDNS1123Label)
+	check("spec.secretRef.name", ref.Name, validation.IsDNS1123Subdomain)
 	if len(cr.Spec.ServiceAccountNames) == 0 {
 		add("spec.serviceAccountNames is empty: a role for web identity must trust named service accounts; add them to the CredentialsRequest")
 	}
 	for i, sa := range cr.Spec.ServiceAccountNames {
-		if errs := validation.IsDNS1123Subdomain(sa); len(errs) > 0 {
-			add("spec.serviceAccountNames[%d] %q is not a valid service account name", i, sa)
-		}
+		check(fmt.Sprintf("spec.serviceAccountNames[%d]", i), sa, validation.IsDNS1123Subdomain)
 	}
 	if len(aws.StatementEntries) == 0 {
 		add("spec.providerSpec.statementEntries is empty: the role would grant nothing")

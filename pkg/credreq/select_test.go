@@ -244,3 +244,57 @@ func FuzzSelect(f *testing.F) {
 		}
 	})
 }
+
+// Names from a release image are checked as the API server checks them:
+// a newline or shell text in any of them never reaches a role, a trust
+// policy or the aws CLI script.
+func TestHostileNamesAreRefused(t *testing.T) {
+	in := mustInclusion(t, ClusterSettings{})
+	for field, tt := range map[string][2]string{
+		"metadata.name":               {"name: gated", "name: \"x\\ntouch /tmp/pwned\""},
+		"metadata.namespace":          {"namespace: openshift-cloud-credential-operator", "namespace: a.b"},
+		"spec.secretRef.namespace":    {"namespace: ns}", "namespace: 'ns;rm -rf ~'}"},
+		"spec.secretRef.name":         {"{name: s,", "{name: \"$(id)\","},
+		"spec.serviceAccountNames[0]": {"[sa]", "[\"sa`id`\"]"},
+	} {
+		doc := strings.Replace(strings.Replace(gated, "    release.openshift.io/feature-gate: MyNewGate\n", "", 1), tt[0], tt[1], 1)
+		if doc == gated {
+			t.Fatalf("%s: the fixture did not change", field)
+		}
+		_, err := Select([]File{{Name: "hostile.yaml", Data: []byte(doc)}}, in)
+		if err == nil || !strings.Contains(err.Error(), "hostile.yaml") || !strings.Contains(err.Error(), field+" ") {
+			t.Errorf("%s: got %v, want an error naming the file and the field", field, err)
+		}
+	}
+}
+
+// A key set twice is refused at its line, as the installer refuses it; a
+// syntax error in a later document is located in the file, not the document.
+func TestDuplicateKeysAndSyntaxLines(t *testing.T) {
+	in := mustInclusion(t, ClusterSettings{})
+	dup := strings.Replace(gated, "  name: gated\n", "  name: gated\n  name: other\n", 1)
+	_, err := Select([]File{{Name: "dup.yaml", Data: []byte(dup)}}, in)
+	if err == nil || !strings.Contains(err.Error(), `dup.yaml:5: metadata.name: key "name" is already set at line 4`) {
+		t.Errorf("duplicate metadata.name: %v", err)
+	}
+	bad := "apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata: [\n"
+	_, err = Select([]File{{Name: "multi.yaml", Data: []byte(bad)}}, in)
+	if err == nil || !strings.HasPrefix(err.Error(), "multi.yaml:7: ") {
+		t.Errorf("syntax error in the second document: %v", err)
+	}
+}
+
+func TestReadDirRefusesSpecialAndHugeFiles(t *testing.T) {
+	dir := t.TempDir()
+	os.Symlink("/dev/zero", filepath.Join(dir, "zero.yaml"))
+	if _, err := ReadDir(dir); err == nil || !strings.Contains(err.Error(), "not a regular file") {
+		t.Errorf("/dev/zero: %v", err)
+	}
+	os.Remove(filepath.Join(dir, "zero.yaml"))
+	f, _ := os.Create(filepath.Join(dir, "huge.yaml"))
+	f.Truncate(5 << 20)
+	f.Close()
+	if _, err := ReadDir(dir); err == nil || !strings.Contains(err.Error(), "CredentialsRequest file limit (4 MiB)") {
+		t.Errorf("5 MiB file: %v", err)
+	}
+}

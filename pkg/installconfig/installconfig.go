@@ -14,6 +14,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/oc-sts/oc-sts/pkg/credreq"
+	"github.com/oc-sts/oc-sts/pkg/yamlcheck"
 )
 
 // FileName is the installer's input file.
@@ -69,10 +70,15 @@ func Parse(file string, data []byte) (*Config, error) {
 		if errors.Is(err, io.EOF) {
 			return nil, fmt.Errorf("%s is empty: run `openshift-install create install-config` first", file)
 		}
-		return nil, fmt.Errorf("%s: %v: fix the YAML", file, err)
+		return nil, yamlcheck.SyntaxAt(file, data, err)
 	}
 	if err := dec.Decode(&yaml.Node{}); !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("%s: holds more than one YAML document; the installer reads only one", file)
+	}
+	// The installer refuses a key set twice; reading the last one would
+	// create AWS resources for a region or name the install never uses.
+	if err := yamlcheck.Duplicates(file, doc); err != nil {
+		return nil, err
 	}
 	root := doc
 	if root.Kind == yaml.DocumentNode {

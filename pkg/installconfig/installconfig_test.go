@@ -73,7 +73,11 @@ func TestSetManualOtherShapes(t *testing.T) {
 
 func TestParseErrors(t *testing.T) {
 	for name, tt := range map[string]struct{ in, want string }{
-		"malformed":     {"apiVersion: v1\nplatform: [\n", FileName + ": yaml: line"},
+		"malformed":     {"apiVersion: v1\nplatform: [\n", FileName + ":2: did not find expected node content"},
+		"indentation":   {"apiVersion: v1\nmetadata:\n  name: a\n bad: b\n", FileName + ":4: "},
+		"region twice":  {"apiVersion: v1\nplatform:\n  aws:\n    region: us-east-1\n    region: eu-west-1\n", FileName + ":5: platform.aws.region: key \"region\" is already set at line 4"},
+		"mode twice":    {"apiVersion: v1\ncredentialsMode: Manual\ncredentialsMode: Mint\nplatform:\n  aws:\n    region: x\n", FileName + ":3: credentialsMode: key"},
+		"name twice":    {"apiVersion: v1\nmetadata: {name: a, name: b}\nplatform:\n  aws:\n    region: x\n", FileName + ":2: metadata.name: key"},
 		"empty":         {"", "is empty"},
 		"not a mapping": {"- a\n", "YAML mapping"},
 		"gcp":           {"apiVersion: v1\nplatform:\n  gcp:\n    region: x\n", FileName + ":3: platform: is \"gcp\""},

@@ -12,6 +12,7 @@ import (
 	"github.com/oc-sts/oc-sts/pkg/atomicfs"
 	"github.com/oc-sts/oc-sts/pkg/installconfig"
 	"github.com/oc-sts/oc-sts/pkg/installer"
+	"github.com/oc-sts/oc-sts/pkg/limits"
 	"github.com/oc-sts/oc-sts/pkg/oidckeys"
 	"github.com/oc-sts/oc-sts/pkg/plan"
 	"github.com/oc-sts/oc-sts/pkg/stsmanifests"
@@ -46,7 +47,7 @@ func Open(dir string) (*Dir, error) {
 		return nil, fmt.Errorf("install dir %s is not a directory", dir)
 	}
 	icPath := filepath.Join(dir, installconfig.FileName)
-	data, err := os.ReadFile(icPath)
+	data, err := readInstallConfig(icPath)
 	if err == nil {
 		cfg, err := installconfig.Parse(icPath, data)
 		if err != nil {
@@ -110,7 +111,7 @@ func (d *Dir) staleSecrets(p *plan.Plan, keep []atomicfs.File) []atomicfs.File {
 	paths, _ := filepath.Glob(filepath.Join(d.Path, ManifestsDir, "*-credentials.yaml"))
 	var stale []atomicfs.File
 	for _, path := range paths {
-		if data, err := os.ReadFile(path); err == nil && !kept[path] && stsmanifests.IsCredentialsSecretFor(data, prefix) {
+		if data, err := limits.ReadFileNoFollow(path, limits.StateFile); err == nil && !kept[path] && stsmanifests.IsCredentialsSecretFor(data, prefix) {
 			stale = append(stale, atomicfs.File{Path: path, Remove: true})
 		}
 	}

@@ -5,8 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
+
+	"github.com/oc-sts/oc-sts/pkg/limits"
 )
 
 // StateFile is where the installer keeps every asset it generated.
@@ -20,10 +21,6 @@ const (
 	bootstrapAsset     = "*bootstrap.Bootstrap"
 )
 
-// maxStateSize bounds what is read: a real state file after
-// `create ignition-configs` is a few MB.
-const maxStateSize = 64 << 20
-
 // State is an installer state file: one entry per asset, each of whatever
 // JSON type the asset marshals to (objects, strings, lists...).
 type State struct {
@@ -34,16 +31,12 @@ type State struct {
 // ReadState reads dir's state file; a missing file is fs.ErrNotExist.
 func ReadState(dir string) (*State, error) {
 	path := filepath.Join(dir, StateFile)
-	f, err := os.Open(path)
+	raw, err := limits.ReadFile(path, limits.InstallerState)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	if st, err := f.Stat(); err == nil && st.Size() > maxStateSize {
-		return nil, fmt.Errorf("%s is %d bytes, more than an installer state file can be (%d)", path, st.Size(), maxStateSize)
-	}
 	s := &State{Path: path}
-	if err := json.NewDecoder(f).Decode(&s.assets); err != nil {
+	if err := json.Unmarshal(raw, &s.assets); err != nil {
 		return nil, fmt.Errorf("%s: %v: not an openshift-install state file (run `openshift-install create manifests` again)", path, err)
 	}
 	return s, nil

@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"encoding/pem"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -48,6 +49,53 @@ func TestGenerateThenReuse(t *testing.T) {
 	os.WriteFile(a, pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(other)}), 0o600)
 	if _, err := LoadOrGenerate(a, b); err == nil || !strings.Contains(err.Error(), "different signer keys") {
 		t.Fatalf("two different keys: got %v", err)
+	}
+}
+
+// A key is adopted only as a regular file of this user, readable by no one
+// else, RSA of at least 2048 bits; each refusal says what to do.
+func TestAdoptOnlySafeKeys(t *testing.T) {
+	dir := t.TempDir()
+	k2048, _ := rsa.GenerateKey(rand.Reader, 2048)
+	k1024, _ := rsa.GenerateKey(rand.Reader, 1024)
+	pemOf := func(k *rsa.PrivateKey) []byte {
+		return pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(k)})
+	}
+	write := func(name string, data []byte, mode os.FileMode) string {
+		p := filepath.Join(dir, name)
+		os.WriteFile(p, data, 0o600)
+		os.Chmod(p, mode)
+		return p
+	}
+	ok := write("ok.key", pemOf(k2048), 0o600)
+	if s, err := LoadOrGenerate(ok); err != nil || s.Source != ok {
+		t.Fatalf("a 2048-bit 0600 key: %v", err)
+	}
+	before, _ := os.Stat(ok)
+	link := filepath.Join(dir, "link.key")
+	os.Symlink(ok, link)
+	for name, tc := range map[string]struct{ path, want string }{
+		"world-readable": {write("open.key", pemOf(k2048), 0o644), "has mode 0644, readable by others"},
+		"group-readable": {write("group.key", pemOf(k2048), 0o640), "chmod 600"},
+		"1024 bits":      {write("small.key", pemOf(k1024), 0o600), "RSA 1024-bit key"},
+		"symlink":        {link, "is a symbolic link to " + ok},
+		"directory":      {dir, "not a regular file"},
+	} {
+		if _, err := LoadOrGenerate(tc.path); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: got %v, want %q", name, err, tc.want)
+		}
+	}
+	if after, _ := os.Stat(ok); after.Mode() != before.Mode() {
+		t.Error("a refused key's target was re-moded")
+	}
+	// A key of another user: root can make one; others find one of root's.
+	foreign, owner := "/etc/hostname", 0
+	if os.Getuid() == 0 {
+		foreign, owner = write("foreign.key", pemOf(k2048), 0o600), 4242
+		os.Chown(foreign, owner, owner)
+	}
+	if _, err := LoadOrGenerate(foreign); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("is owned by uid %d, not by you", owner)) {
+		t.Errorf("another user's file: %v", err)
 	}
 }
 

@@ -115,7 +115,7 @@ func validateInput(in *Input) error {
 			errs = append(errs, err)
 		}
 	}
-	add(validateName(in.Name))
+	add(ValidateName(in.Name))
 	if !accountRE.MatchString(in.AccountID) {
 		add(fmt.Errorf("--account-id %q: an AWS account ID is exactly 12 digits", in.AccountID))
 	}

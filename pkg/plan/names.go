@@ -29,7 +29,9 @@ var (
 // BucketName is the S3 bucket holding the discovery documents of name.
 func BucketName(name string) string { return name + bucketSuffix }
 
-func validateName(name string) error {
+// ValidateName checks the name that prefixes every AWS resource (an S3
+// bucket name among them).
+func ValidateName(name string) error {
 	switch {
 	case name == "":
 		return fmt.Errorf("--name is empty: give the name that prefixes every AWS resource (usually the cluster name)")

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
@@ -24,7 +25,8 @@ type Progress func(format string, args ...any)
 // followed by the roles (their trust names the provider), are two
 // independent chains run side by side; roles are changed concurrently.
 // Every step is idempotent: after a failure or interruption, observing
-// again and re-applying converges.
+// again and re-applying converges. A failure is an *ApplyError listing the
+// changes made before it.
 func Apply(ctx context.Context, c *Clients, p *plan.Plan, o *Observed, changes []plan.Change, progress Progress) error {
 	var bucket, objects, provider, roles []plan.Change
 	for _, ch := range changes {
@@ -39,7 +41,9 @@ func Apply(ctx context.Context, c *Clients, p *plan.Plan, o *Observed, changes [
 			roles = append(roles, ch)
 		}
 	}
-	return parallel(ctx, 2,
+	done := &madeChanges{}
+	progress = once(progress)
+	err := parallel(ctx, 2,
 		func(ctx context.Context) error {
 			// Tags, objects and the access settings need only the bucket;
 			// the public policy needs the public access block relaxed first.
@@ -50,18 +54,24 @@ func Apply(ctx context.Context, c *Clients, p *plan.Plan, o *Observed, changes [
 					if err := createBucket(ctx, c, p, progress); err != nil {
 						return err
 					}
+					done.add(ch)
 					ch.Fields = []string{plan.FieldTags, plan.FieldPublicAccessBlock, plan.FieldBucketPolicy}
 				} else {
 					progress("updating S3 bucket %s (%s)", p.Bucket.Name, strings.Join(ch.Fields, ", "))
 				}
-				fns = append(fns,
+				settings := []func(context.Context) error{
 					func(ctx context.Context) error { return setBucket(ctx, c, p, o, ch.Fields, plan.FieldTags) },
 					func(ctx context.Context) error {
 						return setBucket(ctx, c, p, o, ch.Fields, plan.FieldPublicAccessBlock, plan.FieldBucketPolicy)
-					})
+					}}
+				if ch.Action == plan.Update {
+					both := settings
+					settings = []func(context.Context) error{done.of(ch, func(ctx context.Context) error { return parallel(ctx, 2, both...) })}
+				}
+				fns = append(fns, settings...)
 			}
 			for _, ch := range objects {
-				fns = append(fns, func(ctx context.Context) error { return putObject(ctx, c, p, ch.Name, progress) })
+				fns = append(fns, done.of(ch, func(ctx context.Context) error { return putObject(ctx, c, p, ch.Name, progress) }))
 			}
 			return parallel(ctx, c.Concurrency, fns...)
 		},
@@ -70,13 +80,66 @@ func Apply(ctx context.Context, c *Clients, p *plan.Plan, o *Observed, changes [
 				if err := applyProvider(ctx, c, p, o, ch, progress); err != nil {
 					return err
 				}
+				done.add(ch)
 			}
 			var fns []func(context.Context) error
 			for _, ch := range roles {
-				fns = append(fns, func(ctx context.Context) error { return applyRole(ctx, c, p, o, ch, progress) })
+				fns = append(fns, func(ctx context.Context) error { return applyRole(ctx, c, p, o, ch, progress, done) })
 			}
 			return parallel(ctx, c.Concurrency, fns...)
 		})
+	if err != nil {
+		return &ApplyError{Err: err, Done: done.sorted()}
+	}
+	return nil
+}
+
+// ApplyError is a failed Apply and the changes it made before (the ones
+// that finished: a bucket is listed once created, a role once created even
+// if its policy is not set yet).
+type ApplyError struct {
+	Err  error
+	Done []plan.Change
+}
+
+func (e *ApplyError) Error() string { return e.Err.Error() }
+func (e *ApplyError) Unwrap() error { return e.Err }
+
+type madeChanges struct {
+	mu   sync.Mutex
+	list []plan.Change
+}
+
+func (m *madeChanges) add(ch plan.Change) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.list = append(m.list, ch)
+}
+
+// of records ch once fn has made it.
+func (m *madeChanges) of(ch plan.Change, fn func(context.Context) error) func(context.Context) error {
+	return func(ctx context.Context) error {
+		err := fn(ctx)
+		if err == nil {
+			m.add(ch)
+		}
+		return err
+	}
+}
+
+// sorted is the plan's order: resource kind, then name.
+func (m *madeChanges) sorted() []plan.Change {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	order := map[plan.Resource]int{plan.BucketResource: 0, plan.ObjectResource: 1, plan.ProviderResource: 2, plan.RoleResource: 3}
+	out := slices.Clone(m.list)
+	slices.SortStableFunc(out, func(a, b plan.Change) int {
+		if d := order[a.Resource] - order[b.Resource]; d != 0 {
+			return d
+		}
+		return strings.Compare(a.Name, b.Name)
+	})
+	return out
 }
 
 func createBucket(ctx context.Context, c *Clients, p *plan.Plan, progress Progress) error {
@@ -106,13 +169,16 @@ func setBucket(ctx context.Context, c *Clients, p *plan.Plan, o *Observed, field
 		var err error
 		switch f {
 		case plan.FieldTags:
-			_, err = c.S3.PutBucketTagging(ctx, &s3.PutBucketTaggingInput{Bucket: &name, Tagging: &s3types.Tagging{TagSet: s3Tags(mergeTags(o.Bucket.Tags, p.Bucket.Tags))}})
+			_, err = c.S3.PutBucketTagging(ctx, &s3.PutBucketTaggingInput{Bucket: &name, ExpectedBucketOwner: c.expectedOwner(), Tagging: &s3types.Tagging{TagSet: s3Tags(mergeTags(o.Bucket.Tags, p.Bucket.Tags))}})
 		case plan.FieldPublicAccessBlock:
 			b := DesiredBlock(p.Bucket.Private)
-			_, err = c.S3.PutPublicAccessBlock(ctx, &s3.PutPublicAccessBlockInput{Bucket: &name, PublicAccessBlockConfiguration: &s3types.PublicAccessBlockConfiguration{
+			_, err = c.S3.PutPublicAccessBlock(ctx, &s3.PutPublicAccessBlockInput{Bucket: &name, ExpectedBucketOwner: c.expectedOwner(), PublicAccessBlockConfiguration: &s3types.PublicAccessBlockConfiguration{
 				BlockPublicAcls: &b[0], IgnorePublicAcls: &b[1], BlockPublicPolicy: &b[2], RestrictPublicBuckets: &b[3]}})
 		case plan.FieldBucketPolicy:
-			_, err = c.S3.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: &name, Policy: aws.String(string(p.Bucket.Policy))})
+			_, err = c.S3.PutBucketPolicy(ctx, &s3.PutBucketPolicyInput{Bucket: &name, ExpectedBucketOwner: c.expectedOwner(), Policy: aws.String(string(p.Bucket.Policy))})
+			if isAccessDenied(err) && strings.Contains(err.Error(), "BlockPublicPolicy") {
+				return fmt.Errorf("setting the public bucket policy of S3 bucket %s: S3 Block Public Access (BlockPublicPolicy, of the account or the bucket) refuses it: %w; %s", name, err, blockedPublicIssuerFix)
+			}
 		}
 		if err != nil {
 			return stepError(fmt.Sprintf("setting the %s of S3 bucket %s", f, name), err)
@@ -127,7 +193,7 @@ func putObject(ctx context.Context, c *Clients, p *plan.Plan, key string, progre
 			continue
 		}
 		progress("uploading s3://%s/%s", p.Bucket.Name, key)
-		_, err := c.S3.PutObject(ctx, &s3.PutObjectInput{Bucket: &p.Bucket.Name, Key: &obj.Key, Body: bytes.NewReader(obj.Body), ContentType: &obj.ContentType})
+		_, err := c.S3.PutObject(ctx, &s3.PutObjectInput{Bucket: &p.Bucket.Name, Key: &obj.Key, ExpectedBucketOwner: c.expectedOwner(), Body: bytes.NewReader(obj.Body), ContentType: &obj.ContentType})
 		return stepError("uploading s3://"+p.Bucket.Name+"/"+key, err)
 	}
 	return nil
@@ -164,10 +230,12 @@ func applyProvider(ctx context.Context, c *Clients, p *plan.Plan, o *Observed, c
 	return nil
 }
 
-func applyRole(ctx context.Context, c *Clients, p *plan.Plan, o *Observed, ch plan.Change, progress Progress) error {
+// applyRole makes one role change, recording it in done once made (a
+// created role as soon as it exists).
+func applyRole(ctx context.Context, c *Clients, p *plan.Plan, o *Observed, ch plan.Change, progress Progress, done *madeChanges) error {
 	if ch.Action == plan.Delete {
 		progress("deleting IAM role %s (no longer in the plan)", ch.Name)
-		return deleteRole(ctx, c, o.Roles[ch.Name])
+		return done.of(ch, func(ctx context.Context) error { return deleteRole(ctx, c, o.Roles[ch.Name]) })(ctx)
 	}
 	var want plan.Role
 	for _, r := range p.Roles {
@@ -185,9 +253,10 @@ func applyRole(ctx context.Context, c *Clients, p *plan.Plan, o *Observed, ch pl
 	}
 	if ch.Action == plan.Create {
 		progress("creating IAM role %s", want.Name)
-		if err := createRole(ctx, c, want); err != nil {
+		if err := createRole(ctx, c, want, progress); err != nil {
 			return err
 		}
+		done.add(plan.Change{Resource: plan.RoleResource, Name: want.Name, Action: plan.Create})
 		fields = []string{plan.FieldPolicy}
 	} else {
 		progress("updating IAM role %s (%s)", want.Name, strings.Join(fields, ", "))
@@ -197,12 +266,12 @@ func applyRole(ctx context.Context, c *Clients, p *plan.Plan, o *Observed, ch pl
 		var err error
 		switch f {
 		case plan.FieldTrustPolicy:
-			err = eventually(ctx, func() error {
+			err = eventually(ctx, progress, "the OIDC provider", "UpdateAssumeRolePolicy", func() error {
 				_, err := c.IAM.UpdateAssumeRolePolicy(ctx, &iam.UpdateAssumeRolePolicyInput{RoleName: &want.Name, PolicyDocument: aws.String(string(want.TrustPolicy))})
 				return err
 			}, providerNotVisible)
 		case plan.FieldPolicy:
-			err = eventually(ctx, func() error {
+			err = eventually(ctx, progress, "the new roles", "PutRolePolicy", func() error {
 				_, err := c.IAM.PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: &want.Name, PolicyName: &want.PolicyName, PolicyDocument: aws.String(string(want.Policy))})
 				return err
 			}, roleNotVisible)
@@ -221,12 +290,15 @@ func applyRole(ctx context.Context, c *Clients, p *plan.Plan, o *Observed, ch pl
 			return stepError(fmt.Sprintf("setting the %s of IAM role %s", f, want.Name), err)
 		}
 	}
+	if ch.Action == plan.Update {
+		done.add(ch)
+	}
 	return nil
 }
 
 // createRole creates the role with its trust, tags and boundary in one call,
 // so a role never exists without the ownership tag.
-func createRole(ctx context.Context, c *Clients, r plan.Role) error {
+func createRole(ctx context.Context, c *Clients, r plan.Role, progress Progress) error {
 	in := &iam.CreateRoleInput{
 		RoleName: &r.Name, Path: &r.Path, AssumeRolePolicyDocument: aws.String(string(r.TrustPolicy)), Tags: iamTagList(r.Tags),
 		Description: aws.String(fmt.Sprintf("OpenShift %s/%s (CredentialsRequest %s), managed by oc sts", r.CredentialsRequest.SecretNamespace, r.CredentialsRequest.SecretName, r.CredentialsRequest.Name)),
@@ -234,7 +306,7 @@ func createRole(ctx context.Context, c *Clients, r plan.Role) error {
 	if r.PermissionsBoundary != "" {
 		in.PermissionsBoundary = &r.PermissionsBoundary
 	}
-	err := eventually(ctx, func() error {
+	err := eventually(ctx, progress, "the new OIDC provider", "CreateRole", func() error {
 		_, err := c.IAM.CreateRole(ctx, in)
 		return err
 	}, providerNotVisible)
@@ -285,7 +357,10 @@ func stepError(step string, err error) error {
 	if err == nil {
 		return nil
 	}
-	if code := errorCode(err); code == "AccessDenied" || code == "AccessDeniedException" {
+	if denied, ok := explicitDeny(step, err); ok {
+		return denied
+	}
+	if isAccessDenied(err) {
 		return fmt.Errorf("%s: access denied: %w", step, err)
 	}
 	return fmt.Errorf("%s: %w", step, err)

@@ -1,6 +1,7 @@
 package provision
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"maps"
@@ -58,7 +59,10 @@ func FindOwned(ctx context.Context, c *Clients, name, rolePath string) (Owned, e
 	err := parallel(ctx, c.Concurrency,
 		func(ctx context.Context) error {
 			b, err := observeBucket(ctx, c, plan.BucketName(name))
-			if err != nil || b.Tags[key] != plan.OwnedValue {
+			if b.InOtherRegion {
+				return fmt.Errorf("the S3 bucket %s is in %s, not in %s: run oc sts destroy --name %s --region %s", plan.BucketName(name), cmp.Or(b.Region, "another region"), c.S3.Options().Region, name, cmp.Or(b.Region, "REGION"))
+			}
+			if err != nil || b.Tags[key] != plan.OwnedValue { // another account's bucket has no tags we can read
 				return err
 			}
 			o.Bucket = plan.BucketName(name)
@@ -140,7 +144,7 @@ func Destroy(ctx context.Context, c *Clients, o Owned, wait time.Duration, progr
 				for _, k := range o.Objects {
 					ids = append(ids, s3types.ObjectIdentifier{Key: aws.String(k)})
 				}
-				out, err := c.S3.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: &o.Bucket, Delete: &s3types.Delete{Objects: ids, Quiet: aws.Bool(true)}})
+				out, err := c.S3.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: &o.Bucket, ExpectedBucketOwner: c.expectedOwner(), Delete: &s3types.Delete{Objects: ids, Quiet: aws.Bool(true)}})
 				if err != nil {
 					return stepError("emptying S3 bucket "+o.Bucket, err)
 				}
@@ -148,7 +152,7 @@ func Destroy(ctx context.Context, c *Clients, o Owned, wait time.Duration, progr
 					return fmt.Errorf("emptying S3 bucket %s: %s: %s", o.Bucket, aws.ToString(out.Errors[0].Key), aws.ToString(out.Errors[0].Message))
 				}
 			}
-			_, err := c.S3.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: &o.Bucket})
+			_, err := c.S3.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: &o.Bucket, ExpectedBucketOwner: c.expectedOwner()})
 			if errorCode(err) == "NoSuchBucket" {
 				return nil
 			}

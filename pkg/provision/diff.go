@@ -1,6 +1,7 @@
 package provision
 
 import (
+	"cmp"
 	"crypto/md5"
 	"encoding/hex"
 	"encoding/json"
@@ -9,7 +10,9 @@ import (
 	"reflect"
 	"slices"
 	"sort"
+	"strings"
 
+	"github.com/oc-sts/oc-sts/pkg/oidckeys"
 	"github.com/oc-sts/oc-sts/pkg/plan"
 )
 
@@ -25,8 +28,16 @@ func Diff(p *plan.Plan, o *Observed, prune bool) ([]plan.Change, error) {
 	switch {
 	case !b.Exists:
 		changes = append(changes, plan.Change{Resource: plan.BucketResource, Name: p.Bucket.Name, Action: plan.Create})
-	case b.Tags[ownKey] != plan.OwnedValue && !onlyPlanObjects(p, b):
-		conflicts = append(conflicts, fmt.Errorf("the S3 bucket %s exists without the tag %s=%s and holds other objects: it is not oc sts's; choose another --name", p.Bucket.Name, ownKey, plan.OwnedValue))
+	case b.Foreign:
+		conflicts = append(conflicts, fmt.Errorf("the S3 bucket name %s is taken by another AWS account (bucket names are global across all accounts): choose another --name (every resource name starts with it; the bucket is <name>%s)", p.Bucket.Name, strings.TrimPrefix(p.Bucket.Name, p.Name)))
+	case b.InOtherRegion:
+		conflicts = append(conflicts, fmt.Errorf("the S3 bucket %s exists in %s, but the issuer must be in %s, the cluster's region: if it is an earlier oc sts issuer, delete it (oc sts destroy --name %s --region %s); else choose another --name", p.Bucket.Name, cmp.Or(b.Region, "another region"), p.Bucket.Region, p.Name, cmp.Or(b.Region, "REGION")))
+	case b.Tags[ownKey] != plan.OwnedValue:
+		if why := notCrashLeftover(p, b); why != "" {
+			conflicts = append(conflicts, fmt.Errorf("the S3 bucket %s exists without the tag %s=%s and %s: it is not what an interrupted oc sts run leaves, so it is not adopted; delete it or choose another --name", p.Bucket.Name, ownKey, plan.OwnedValue, why))
+			break
+		}
+		fallthrough
 	default:
 		var fields []string
 		if !hasTags(b.Tags, p.Bucket.Tags) {
@@ -41,6 +52,9 @@ func Diff(p *plan.Plan, o *Observed, prune bool) ([]plan.Change, error) {
 		if fields != nil {
 			changes = append(changes, plan.Change{Resource: plan.BucketResource, Name: p.Bucket.Name, Action: plan.Update, Fields: fields})
 		}
+	}
+	if why := publicIssuerBlocked(p, o, changes); why != "" {
+		conflicts = append(conflicts, fmt.Errorf("the account-level S3 Block Public Access of account %s (%s) blocks a public issuer; %s", p.AccountID, why, blockedPublicIssuerFix))
 	}
 	for _, obj := range p.Bucket.Objects {
 		etag, ok := b.Objects[obj.Key]
@@ -146,13 +160,84 @@ func ContentMD5(body []byte) string {
 	return hex.EncodeToString(sum[:])
 }
 
-func onlyPlanObjects(p *plan.Plan, b BucketState) bool {
-	for key := range b.Objects {
-		if !slices.ContainsFunc(p.Bucket.Objects, func(o plan.Object) bool { return o.Key == key }) {
-			return false
+// notCrashLeftover says why an untagged bucket of the plan's name (in our
+// account and region: reads name the expected owner) is not what an
+// interrupted run leaves, or "" when it is. A run creates the bucket, then
+// tags it while it uploads the objects and sets the access settings; killed
+// in between, it leaves a bucket with no tags at all, none or some of the
+// plan's two objects with exactly the plan's content, and no bucket policy
+// or the plan's. Only such a bucket is adopted.
+func notCrashLeftover(p *plan.Plan, b BucketState) string {
+	if len(b.Tags) > 0 {
+		return "has other tags"
+	}
+	for key, etag := range b.Objects {
+		i := slices.IndexFunc(p.Bucket.Objects, func(o plan.Object) bool { return o.Key == key })
+		if i < 0 {
+			return "holds other objects (" + key + ")"
+		}
+		if etag != ContentMD5(p.Bucket.Objects[i].Body) {
+			return "holds a " + key + " this run would not write"
 		}
 	}
-	return true
+	if b.Policy != "" && !SamePolicy(b.Policy, string(p.Bucket.Policy)) {
+		return "has another bucket policy"
+	}
+	return ""
+}
+
+// blockedPublicIssuerFix is what to do when S3 Block Public Access blocks a public issuer.
+const blockedPublicIssuerFix = "use --private-bucket (the issuer served by CloudFront, the bucket fully private) or ask your AWS administrator for an exception (aws s3control put-public-access-block with BlockPublicPolicy and RestrictPublicBuckets off)"
+
+// publicIssuerBlocked says which account-level Block Public Access settings
+// stop a public issuer: RestrictPublicBuckets ignores the bucket policy for
+// anonymous readers (no one can fetch the discovery documents), and
+// BlockPublicPolicy refuses the policy when it is to be set.
+func publicIssuerBlocked(p *plan.Plan, o *Observed, changes []plan.Change) string {
+	if p.Bucket.Private || o.AccountBlock == nil {
+		return ""
+	}
+	var why []string
+	setsPolicy := slices.ContainsFunc(changes, func(ch plan.Change) bool {
+		return ch.Resource == plan.BucketResource && (ch.Action == plan.Create || slices.Contains(ch.Fields, plan.FieldBucketPolicy))
+	})
+	if o.AccountBlock[2] && setsPolicy {
+		why = append(why, "BlockPublicPolicy refuses the bucket policy that lets anyone read the discovery documents")
+	}
+	if o.AccountBlock[3] {
+		why = append(why, "RestrictPublicBuckets keeps anonymous readers, AWS STS among them, from the discovery documents")
+	}
+	return strings.Join(why, "; ")
+}
+
+// DroppedKeys are the keys (by kid) the bucket's published JWKS holds and
+// the plan's does not: replacing it makes AWS reject every token they
+// signed. It is nil when the plan keeps every published key.
+func DroppedKeys(p *plan.Plan, o *Observed) ([]string, error) {
+	if o.Bucket.PublishedJWKS == nil {
+		return nil, nil
+	}
+	type jwks struct {
+		Keys []struct{ Kid, N, E string } `json:"keys"`
+	}
+	var published, planned jwks
+	if err := json.Unmarshal(o.Bucket.PublishedJWKS, &published); err != nil {
+		return []string{"(unreadable: " + err.Error() + ")"}, nil
+	}
+	for _, obj := range p.Bucket.Objects {
+		if obj.Key == oidckeys.JWKSPath {
+			if err := json.Unmarshal(obj.Body, &planned); err != nil {
+				return nil, err
+			}
+		}
+	}
+	var dropped []string
+	for _, k := range published.Keys {
+		if !slices.Contains(planned.Keys, k) {
+			dropped = append(dropped, cmp.Or(k.Kid, "(no kid)"))
+		}
+	}
+	return dropped, nil
 }
 
 func hasTags(have map[string]string, want []plan.Tag) bool {

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/smithy-go"
 	ccov1 "github.com/openshift/cloud-credential-operator/pkg/apis/cloudcredential/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -107,6 +108,28 @@ func TestDiff(t *testing.T) {
 			o.Bucket.Tags = map[string]string{}
 			o.Bucket.Objects["data.csv"] = "1"
 		}, err: "holds other objects"},
+		"untagged bucket just created is adopted": {drift: func(o *Observed) {
+			o.Bucket = BucketState{Exists: true, Tags: map[string]string{}, Block: [4]bool{true, true, true, true}, Objects: map[string]string{}}
+		}, want: "update s3-bucket c-oidc [tags public-access-block bucket-policy]\ncreate s3-object .well-known/openid-configuration []\ncreate s3-object keys.json []"},
+		"untagged bucket with a keys.json not ours": {drift: func(o *Observed) {
+			o.Bucket.Tags = map[string]string{}
+			o.Bucket.Objects["keys.json"] = "0"
+		}, err: "holds a keys.json this run would not write"},
+		"untagged bucket with another policy": {drift: func(o *Observed) {
+			o.Bucket.Tags = map[string]string{}
+			o.Bucket.Policy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::c-oidc/*"}]}`
+		}, err: "has another bucket policy"},
+		"bucket tagged by someone else": {drift: func(o *Observed) { o.Bucket.Tags = map[string]string{"team": "data"} }, err: "has other tags"},
+		"bucket name taken by another account": {drift: func(o *Observed) { o.Bucket = BucketState{Exists: true, Foreign: true} },
+			err: "the S3 bucket name c-oidc is taken by another AWS account (bucket names are global across all accounts): choose another --name"},
+		"bucket in another region": {drift: func(o *Observed) { o.Bucket = BucketState{Exists: true, InOtherRegion: true, Region: "eu-west-1"} },
+			err: "the S3 bucket c-oidc exists in eu-west-1, but the issuer must be in us-east-2, the cluster's region: if it is an earlier oc sts issuer, delete it (oc sts destroy --name c --region eu-west-1)"},
+		"account blocks public policies, bucket to make": {drift: func(o *Observed) {
+			*o = Observed{Roles: map[string]RoleState{}, AccountBlock: &[4]bool{false, false, true, false}}
+		}, err: "the account-level S3 Block Public Access of account 123456789012 (BlockPublicPolicy refuses the bucket policy that lets anyone read the discovery documents) blocks a public issuer; use --private-bucket"},
+		"account blocks public policies, policy already set": {drift: func(o *Observed) { o.AccountBlock = &[4]bool{true, true, true, false} }},
+		"account restricts public buckets": {drift: func(o *Observed) { o.AccountBlock = &[4]bool{false, false, false, true} },
+			err: "RestrictPublicBuckets keeps anonymous readers, AWS STS among them, from the discovery documents) blocks a public issuer"},
 		"stale role kept without prune": {drift: func(o *Observed) { o.Roles["c-ns-old"] = RoleState{Name: "c-ns-old", Tags: o.Bucket.Tags} }},
 		"stale role deleted with prune": {drift: func(o *Observed) { o.Roles["c-ns-old"] = RoleState{Name: "c-ns-old", Tags: o.Bucket.Tags} }, prune: true,
 			want: "delete iam-role c-ns-old []"},
@@ -140,5 +163,51 @@ func TestRequiredActions(t *testing.T) {
 	got = RequiredActions([]plan.Change{{Resource: plan.ObjectResource, Action: plan.Delete}, {Resource: plan.ProviderResource, Action: plan.Delete}})
 	if strings.Join(got, " ") != "iam:DeleteOpenIDConnectProvider s3:DeleteObject" {
 		t.Errorf("deletion actions %v", got)
+	}
+}
+
+func TestDroppedKeys(t *testing.T) {
+	p := testPlan(t, "a") // publishes {"keys":[]}
+	const keyA = `{"kid":"A","kty":"RSA","n":"x","e":"AQAB"}`
+	for name, tc := range map[string]struct {
+		published, planned string
+		want               string
+	}{
+		"nothing read (keys.json is the plan's)": {"", `{"keys":[]}`, ""},
+		"a key dropped":                          {`{"keys":[` + keyA + `]}`, `{"keys":[]}`, "A"},
+		"the same key":                           {`{"keys":[` + keyA + `]}`, `{"keys":[` + keyA + `]}`, ""},
+		"a key added":                            {`{"keys":[]}`, `{"keys":[` + keyA + `]}`, ""},
+		"same kid, other modulus":                {`{"keys":[` + keyA + `]}`, `{"keys":[{"kid":"A","kty":"RSA","n":"y","e":"AQAB"}]}`, "A"},
+		"not a JWKS":                             {`<html>`, `{"keys":[]}`, "(unreadable: invalid character '<' looking for beginning of value)"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			q := *p
+			q.Bucket.Objects = []plan.Object{{Key: "keys.json", Body: []byte(tc.planned)}}
+			o := converged(&q)
+			if tc.published != "" {
+				o.Bucket.PublishedJWKS = []byte(tc.published)
+			}
+			got, err := DroppedKeys(&q, o)
+			if err != nil || strings.Join(got, ",") != tc.want {
+				t.Errorf("dropped %v %v, want %q", got, err, tc.want)
+			}
+		})
+	}
+}
+
+func TestExplicitDenyIsSaidPlainly(t *testing.T) {
+	aws := &smithy.GenericAPIError{Code: "AccessDenied", Message: `User: arn:aws:sts::123456789012:assumed-role/admin/me is not authorized to perform: iam:UpdateAssumeRolePolicy on resource: role c-ns-a with an explicit deny in a service control policy: arn:aws:organizations::111111111111:policy/o-x/service_control_policy/p-y`}
+	err := stepError("setting the trust-policy of IAM role c-ns-a", aws)
+	want := `setting the trust-policy of IAM role c-ns-a: iam:UpdateAssumeRolePolicy on role c-ns-a is denied by an organisation policy or permissions boundary (AWS: "with an explicit deny in a service control policy")`
+	if !strings.HasPrefix(err.Error(), want) || errorCode(err) != "AccessDenied" {
+		t.Errorf("got %v", err)
+	}
+	s3 := &smithy.GenericAPIError{Code: "AccessDenied", Message: `User: arn:aws:iam::123456789012:user/u is not authorized to perform: s3:PutBucketPolicy on resource: "arn:aws:s3:::c-oidc" with an explicit deny in a permissions boundary`}
+	if got := stepError("x", s3).Error(); !strings.HasPrefix(got, "x: s3:PutBucketPolicy on arn:aws:s3:::c-oidc is denied by an organisation policy or permissions boundary") {
+		t.Errorf("S3's quoted resource: %s", got)
+	}
+	implicit := &smithy.GenericAPIError{Code: "AccessDenied", Message: "User: u is not authorized to perform: iam:CreateRole on resource: r because no identity-based policy allows the iam:CreateRole action"}
+	if got := stepError("x", implicit).Error(); !strings.HasPrefix(got, "x: access denied: ") {
+		t.Errorf("an implicit deny is a missing permission: %s", got)
 	}
 }

@@ -1,17 +1,24 @@
 package provision
 
 import (
+	"cmp"
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net/url"
+	"regexp"
 	"strings"
 	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3control"
 
+	"github.com/oc-sts/oc-sts/pkg/oidckeys"
 	"github.com/oc-sts/oc-sts/pkg/plan"
 )
 
@@ -22,17 +29,32 @@ type Observed struct {
 	// Roles are the plan's roles that exist, and every other role carrying
 	// the ownership tag (candidates for --prune), by name.
 	Roles map[string]RoleState
+	// AccountBlock is the account-level S3 public access block (same order
+	// as BucketState.Block), read for a public issuer; nil when unread.
+	AccountBlock *[4]bool
+	// Warnings are what could not be checked, for the user to know.
+	Warnings []string
 }
 
 // BucketState is the issuer bucket as found.
 type BucketState struct {
 	Exists bool
-	Tags   map[string]string
+	// Foreign: the name is taken by another AWS account (bucket names are
+	// global); nothing else of the bucket can be read.
+	Foreign bool
+	// InOtherRegion: the bucket is ours but in Region, not the plan's
+	// (Region is "" when S3 did not say which).
+	InOtherRegion bool
+	Region        string
+	Tags          map[string]string
 	// Block is the public access block: BlockPublicAcls, IgnorePublicAcls,
 	// BlockPublicPolicy, RestrictPublicBuckets.
 	Block   [4]bool
 	Policy  string
 	Objects map[string]string // key -> ETag (the MD5 of a single-part upload)
+	// PublishedJWKS is the keys.json in the bucket, read only when it
+	// differs from the plan's (a key is about to be replaced).
+	PublishedJWKS []byte
 }
 
 // ProviderState is the IAM OIDC provider for the plan's issuer URL.
@@ -52,12 +74,18 @@ type RoleState struct {
 	Tags            map[string]string
 }
 
-// Observe reads the plan's resources; the bucket, the provider and the
-// roles are read concurrently.
+// Observe reads the plan's resources; the bucket, the provider, the roles
+// and the account's S3 Block Public Access are read concurrently.
 func Observe(ctx context.Context, c *Clients, p *plan.Plan) (*Observed, error) {
 	o := &Observed{Roles: map[string]RoleState{}}
 	err := parallel(ctx, c.Concurrency,
-		func(ctx context.Context) (err error) { o.Bucket, err = observeBucket(ctx, c, p.Bucket.Name); return },
+		func(ctx context.Context) (err error) {
+			if o.Bucket, err = observeBucket(ctx, c, p.Bucket.Name); err != nil {
+				return err
+			}
+			o.Bucket.PublishedJWKS, err = publishedJWKS(ctx, c, p, o.Bucket)
+			return err
+		},
 		func(ctx context.Context) (err error) {
 			o.Provider, err = ReadProvider(ctx, c, p.OIDCProvider.ARN)
 			return
@@ -66,36 +94,104 @@ func Observe(ctx context.Context, c *Clients, p *plan.Plan) (*Observed, error) {
 			o.Roles, err = observeRoles(ctx, c, p.Name, roleNames(p), rolePath(p))
 			return
 		},
+		func(ctx context.Context) error {
+			if p.Bucket.Private { // a private issuer needs no public access
+				return nil
+			}
+			block, warning, err := accountBlock(ctx, c, p.AccountID)
+			o.AccountBlock = block
+			if warning != "" {
+				o.Warnings = append(o.Warnings, warning)
+			}
+			return err
+		},
 	)
 	return o, err
 }
 
+// accountBlock reads the account-level S3 Block Public Access (s3control):
+// it overrides every bucket's own. A denied read is a warning, not an error.
+func accountBlock(ctx context.Context, c *Clients, account string) (*[4]bool, string, error) {
+	out, err := c.S3Control.GetPublicAccessBlock(ctx, &s3control.GetPublicAccessBlockInput{AccountId: &account})
+	switch {
+	case errorCode(err) == "NoSuchPublicAccessBlockConfiguration":
+		return &[4]bool{}, "", nil
+	case isAccessDenied(err):
+		return nil, fmt.Sprintf("could not read the S3 Block Public Access settings of account %s (s3:GetAccountPublicAccessBlock is denied): if they block public bucket policies, the issuer's bucket policy will be refused after the other resources are made; --private-bucket needs no public access", account), nil
+	case err != nil:
+		return nil, "", readError("the S3 Block Public Access settings of account "+account, "s3:GetAccountPublicAccessBlock", err)
+	}
+	b := out.PublicAccessBlockConfiguration
+	return &[4]bool{aws.ToBool(b.BlockPublicAcls), aws.ToBool(b.IgnorePublicAcls), aws.ToBool(b.BlockPublicPolicy), aws.ToBool(b.RestrictPublicBuckets)}, "", nil
+}
+
+// maxJWKS bounds the published keys.json read (a JWKS of a few keys is a few KB).
+const maxJWKS = 1 << 20
+
+// publishedJWKS reads the bucket's keys.json when it is not the plan's.
+func publishedJWKS(ctx context.Context, c *Clients, p *plan.Plan, b BucketState) ([]byte, error) {
+	etag, ok := b.Objects[oidckeys.JWKSPath]
+	if !ok || b.Foreign || b.InOtherRegion {
+		return nil, nil
+	}
+	for _, obj := range p.Bucket.Objects {
+		if obj.Key == oidckeys.JWKSPath && etag == ContentMD5(obj.Body) {
+			return nil, nil
+		}
+	}
+	what := "s3://" + p.Bucket.Name + "/" + oidckeys.JWKSPath
+	out, err := c.S3.GetObject(ctx, &s3.GetObjectInput{Bucket: &p.Bucket.Name, Key: aws.String(oidckeys.JWKSPath), ExpectedBucketOwner: c.expectedOwner()})
+	if err != nil {
+		return nil, readError(what, "s3:GetObject", err)
+	}
+	defer out.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(out.Body, maxJWKS+1))
+	if err != nil {
+		return nil, readError(what, "s3:GetObject", err)
+	}
+	if len(body) > maxJWKS {
+		return nil, fmt.Errorf("%s is over %d bytes: it is no JWKS oc sts wrote", what, maxJWKS)
+	}
+	return body, nil
+}
+
 // observeBucket reads the bucket's settings side by side; any of them
-// answering NoSuchBucket means there is no bucket.
+// answering NoSuchBucket means there is no bucket. Every read names our
+// account as the expected owner: a bucket of that name owned by another
+// account (names are global) answers AccessDenied, which ListBuckets then
+// tells from a permission we lack; a bucket of ours in another region
+// answers with a redirect naming it.
 func observeBucket(ctx context.Context, c *Clients, bucket string) (BucketState, error) {
 	b := BucketState{Exists: true, Tags: map[string]string{}, Objects: map[string]string{}}
 	var mu sync.Mutex
-	missing := func(err error) bool {
-		if errorCode(err) != "NoSuchBucket" {
-			return false
-		}
-		mu.Lock()
-		b.Exists = false
-		mu.Unlock()
-		return true
-	}
+	var denied []error
 	read := func(permission string, call func(context.Context) error, absent string) func(context.Context) error {
 		return func(ctx context.Context) error {
 			err := call(ctx)
-			if err == nil || missing(err) || errorCode(err) == absent {
+			if err == nil || errorCode(err) == absent {
 				return nil
 			}
-			return readError("the S3 bucket "+bucket, permission, err)
+			mu.Lock()
+			defer mu.Unlock()
+			region, elsewhere := regionOf(err)
+			switch {
+			case errorCode(err) == "NoSuchBucket":
+				b.Exists = false
+			case elsewhere:
+				b.InOtherRegion = true
+				b.Region = cmp.Or(b.Region, region)
+			case isAccessDenied(err) && !explicitDenyRE.MatchString(err.Error()):
+				denied = append(denied, readError("the S3 bucket "+bucket, permission, err))
+			default:
+				return readError("the S3 bucket "+bucket, permission, err)
+			}
+			return nil
 		}
 	}
+	owner := c.expectedOwner()
 	err := parallel(ctx, 4,
 		read("s3:GetBucketTagging", func(ctx context.Context) error {
-			out, err := c.S3.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: &bucket})
+			out, err := c.S3.GetBucketTagging(ctx, &s3.GetBucketTaggingInput{Bucket: &bucket, ExpectedBucketOwner: owner})
 			if err == nil {
 				for _, t := range out.TagSet {
 					b.Tags[aws.ToString(t.Key)] = aws.ToString(t.Value)
@@ -104,7 +200,7 @@ func observeBucket(ctx context.Context, c *Clients, bucket string) (BucketState,
 			return err
 		}, "NoSuchTagSet"),
 		read("s3:GetBucketPublicAccessBlock", func(ctx context.Context) error {
-			out, err := c.S3.GetPublicAccessBlock(ctx, &s3.GetPublicAccessBlockInput{Bucket: &bucket})
+			out, err := c.S3.GetPublicAccessBlock(ctx, &s3.GetPublicAccessBlockInput{Bucket: &bucket, ExpectedBucketOwner: owner})
 			if err == nil {
 				pab := out.PublicAccessBlockConfiguration
 				b.Block = [4]bool{aws.ToBool(pab.BlockPublicAcls), aws.ToBool(pab.IgnorePublicAcls), aws.ToBool(pab.BlockPublicPolicy), aws.ToBool(pab.RestrictPublicBuckets)}
@@ -112,14 +208,14 @@ func observeBucket(ctx context.Context, c *Clients, bucket string) (BucketState,
 			return err
 		}, "NoSuchPublicAccessBlockConfiguration"),
 		read("s3:GetBucketPolicy", func(ctx context.Context) error {
-			out, err := c.S3.GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: &bucket})
+			out, err := c.S3.GetBucketPolicy(ctx, &s3.GetBucketPolicyInput{Bucket: &bucket, ExpectedBucketOwner: owner})
 			if err == nil {
 				b.Policy = aws.ToString(out.Policy)
 			}
 			return err
 		}, "NoSuchBucketPolicy"),
 		read("s3:ListBucket", func(ctx context.Context) error {
-			pages := s3.NewListObjectsV2Paginator(c.S3, &s3.ListObjectsV2Input{Bucket: &bucket})
+			pages := s3.NewListObjectsV2Paginator(c.S3, &s3.ListObjectsV2Input{Bucket: &bucket, ExpectedBucketOwner: owner})
 			for pages.HasMorePages() {
 				out, err := pages.NextPage(ctx)
 				if err != nil {
@@ -131,10 +227,67 @@ func observeBucket(ctx context.Context, c *Clients, bucket string) (BucketState,
 			}
 			return nil
 		}, ""))
-	if !b.Exists {
-		return BucketState{Tags: map[string]string{}, Objects: map[string]string{}}, err
+	none := BucketState{Tags: map[string]string{}, Objects: map[string]string{}}
+	switch {
+	case err != nil:
+		return b, err
+	case !b.Exists:
+		return none, nil
+	case b.InOtherRegion:
+		none.Exists, none.InOtherRegion, none.Region = true, true, b.Region
+		return none, nil
+	case len(denied) > 0:
+		ours, err := ownBucket(ctx, c, bucket)
+		if err != nil {
+			return b, fmt.Errorf("%w (or the bucket belongs to another AWS account: S3 bucket names are global, and s3:ListAllMyBuckets, which would tell, is denied too: %v)", errors.Join(denied...), err)
+		}
+		if !ours {
+			none.Exists, none.Foreign = true, true
+			return none, nil
+		}
+		return b, errors.Join(denied...)
 	}
-	return b, err
+	return b, nil
+}
+
+// ownBucket says whether the caller's account has a bucket of that name.
+func ownBucket(ctx context.Context, c *Clients, bucket string) (bool, error) {
+	pages := s3.NewListBucketsPaginator(c.S3, &s3.ListBucketsInput{Prefix: &bucket})
+	for pages.HasMorePages() {
+		out, err := pages.NextPage(ctx)
+		if err != nil {
+			return false, err
+		}
+		for _, b := range out.Buckets {
+			if aws.ToString(b.Name) == bucket {
+				return true, nil
+			}
+		}
+	}
+	return false, nil
+}
+
+// expectingRE is the region in S3's AuthorizationHeaderMalformed message.
+var expectingRE = regexp.MustCompile(`expecting '([a-z0-9-]+)'`)
+
+// regionOf reads S3's answer that a bucket is in another region than the
+// request's: 301 PermanentRedirect from a regional endpoint (the region in
+// x-amz-bucket-region), 400 AuthorizationHeaderMalformed from the global
+// one (the region in the message).
+func regionOf(err error) (string, bool) {
+	if code := errorCode(err); code != "PermanentRedirect" && code != "AuthorizationHeaderMalformed" {
+		return "", false
+	}
+	var re *awshttp.ResponseError
+	if errors.As(err, &re) && re.Response != nil {
+		if region := re.Response.Header.Get("x-amz-bucket-region"); region != "" {
+			return region, true
+		}
+	}
+	if m := expectingRE.FindStringSubmatch(err.Error()); m != nil {
+		return m[1], true
+	}
+	return "", true
 }
 
 // ReadProvider reads the IAM OIDC provider of an ARN.
@@ -307,7 +460,10 @@ func decodePolicy(doc string) string {
 
 // readError says what could not be read and which permission it takes.
 func readError(what, permission string, err error) error {
-	if code := errorCode(err); code == "AccessDenied" || code == "AccessDeniedException" || code == "UnauthorizedOperation" {
+	if denied, ok := explicitDeny("reading "+what, err); ok {
+		return denied
+	}
+	if isAccessDenied(err) {
 		return fmt.Errorf("reading %s: access denied: the caller needs %s", what, permission)
 	}
 	return fmt.Errorf("reading %s: %w", what, err)

@@ -30,6 +30,7 @@ func WhoAmI(ctx context.Context, c *Clients, region string) (Identity, error) {
 		return Identity{}, fmt.Errorf("no usable AWS credentials (sts:GetCallerIdentity): %w; set AWS_PROFILE or --profile, or run aws sso login", err)
 	}
 	id := Identity{Account: aws.ToString(out.Account), ARN: aws.ToString(out.Arn)}
+	c.Account = id.Account
 	a, err := arn.Parse(id.ARN)
 	if err != nil {
 		return id, fmt.Errorf("STS answered an unparsable caller ARN %q", id.ARN)

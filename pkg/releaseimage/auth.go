@@ -4,11 +4,12 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"os"
 	"strings"
 	"sync"
 
 	"github.com/google/go-containerregistry/pkg/authn"
+
+	"github.com/oc-sts/oc-sts/pkg/limits"
 )
 
 // AuthSource is one pull secret (a docker config.json / auth.json document).
@@ -37,7 +38,7 @@ func ParseAuth(name string, data []byte) (AuthSource, error) {
 
 // ReadAuthFile reads a pull secret file.
 func ReadAuthFile(path string) (AuthSource, error) {
-	data, err := os.ReadFile(path)
+	data, err := limits.ReadFile(path, limits.PullSecret)
 	if err != nil {
 		return AuthSource{}, fmt.Errorf("reading pull secret: %w", err)
 	}

@@ -3,6 +3,7 @@ package releaseimage
 import (
 	"context"
 	"io"
+	"os"
 	"path/filepath"
 	"runtime"
 	"sort"
@@ -205,5 +206,37 @@ func TestCorruptLayerIsRefused(t *testing.T) {
 	_, err := fetch(t, Options{PullSpec: spec})
 	if err == nil || !(strings.Contains(err.Error(), "digest") || strings.Contains(err.Error(), "verifying")) {
 		t.Errorf("a substituted layer: got %v", err)
+	}
+}
+
+// Keep keeps more than CredentialsRequests: a release's FeatureGate
+// manifests (the real payload files) when asked, and only then.
+func TestKeepFeatureGateManifests(t *testing.T) {
+	srv := registry.Start(t, "", "")
+	dir := filepath.Join(fixture("4.16"), "..", "..", "featuregates", "2026-07")
+	name := "0000_50_cluster-config-api_featureGate-4-10-SelfManagedHA-TechPreviewNoUpgrade.yaml"
+	data, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := srv.Push(t, "ocp/release:4.16", registry.Release(t, fixture("4.16"), "4.16.0", map[string]string{"release-manifests/" + name: string(data)}))
+	has := func(rel *Release) bool {
+		for _, f := range rel.Files {
+			if f.Name == name {
+				return string(f.Data) == string(data)
+			}
+		}
+		return false
+	}
+	rel, err := fetch(t, Options{PullSpec: spec})
+	if err != nil || has(rel) {
+		t.Errorf("without Keep: %v, kept the FeatureGate manifest %v", err, err == nil && has(rel))
+	}
+	rel, err = fetch(t, Options{PullSpec: spec, Keep: credreq.HoldsFeatureGate})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !has(rel) || len(rel.Files) != 8 {
+		t.Errorf("with Keep: %d files, FeatureGate manifest kept %v", len(rel.Files), has(rel))
 	}
 }

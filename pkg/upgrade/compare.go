@@ -28,6 +28,9 @@ const (
 	ConditionChanged = "conditions-changed"
 	PolicyTooLarge   = "policy-too-large"
 	RoleMissing      = "role-missing"
+	// ImplicitlyEnabled: included only because the upgrade enables a
+	// capability implicitly (informational; its other findings still count).
+	ImplicitlyEnabled = "implicitly-enabled"
 )
 
 // Finding is one difference; Blocking ones must be applied before the upgrade.
@@ -103,7 +106,7 @@ func Compare(live Live, target []credreq.Request) []Finding {
 		if extra := difference(actionsOfStatements(l), actionsOf(t)); len(extra) > 0 {
 			add(name, UnneededActions, false, "the target no longer asks for these (kept until --apply rewrites the policy)", extra)
 		}
-		if s, reason := clustercheck.JudgeTrust(role.Trust, live.ProviderARN, live.IssuerHost, plan.Subjects(ref.Namespace, t.CR.Spec.ServiceAccountNames)); s != clustercheck.Pass {
+		if s, reason := clustercheck.JudgeTrust(role.Trust, live.ProviderARN, live.IssuerHost, plan.Subjects(ref.Namespace, t.CR.Spec.ServiceAccountNames)); s == clustercheck.Fail {
 			add(name, TrustBroken, true, "with the target's service accounts: "+reason, nil)
 		}
 		if !sameConditions(l, t) {
@@ -115,13 +118,18 @@ func Compare(live Live, target []credreq.Request) []Finding {
 			add(l.Name, RemovedRequest, false, "the target no longer has it; its role "+l.Secret.RoleARN+" is kept (upgrade-check --apply --prune deletes roles oc sts owns)", nil)
 		}
 	}
+	Sort(out)
+	return out
+}
+
+// Sort orders findings by request and kind.
+func Sort(out []Finding) {
 	sort.SliceStable(out, func(i, j int) bool {
 		if out[i].CredentialsRequest != out[j].CredentialsRequest {
 			return out[i].CredentialsRequest < out[j].CredentialsRequest
 		}
 		return out[i].Kind < out[j].Kind
 	})
-	return out
 }
 
 // ready says a new request's Secret, role, permissions and trust are in place.
@@ -135,7 +143,7 @@ func ready(live Live, t credreq.Request) bool {
 		return false
 	}
 	s, _ := clustercheck.JudgeTrust(role.Trust, live.ProviderARN, live.IssuerHost, plan.Subjects(t.CR.Spec.SecretRef.Namespace, t.CR.Spec.ServiceAccountNames))
-	return s == clustercheck.Pass
+	return s != clustercheck.Fail // a loose audience is verify's warning, not a reason to re-apply
 }
 
 // Blocking counts the findings that must be applied before upgrading.

@@ -173,6 +173,31 @@ func TestLatencyAndAbort(t *testing.T) {
 	}
 }
 
+// AbortAfterMutating lets reads and k mutating calls through and cuts the
+// call after the k-th mutating one: a run killed right after a change.
+func TestAbortAfterMutating(t *testing.T) {
+	g, cfg := world(t)
+	client := iam.NewFromConfig(cfg)
+	ctx := context.Background()
+	aborted := 0
+	g.AbortAfterMutating(1, func() { aborted++ })
+	for i := 0; i < 3; i++ {
+		if _, err := client.ListRoles(ctx, &iam.ListRolesInput{}); err != nil {
+			t.Fatalf("read %d before the change: %v", i, err)
+		}
+	}
+	if _, err := client.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("r"), AssumeRolePolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}`)}); err != nil {
+		t.Fatalf("the change: %v", err)
+	}
+	if aborted != 0 {
+		t.Fatal("aborted before the call after the change")
+	}
+	_, err := client.ListRoles(ctx, &iam.ListRolesInput{}, func(o *iam.Options) { o.RetryMaxAttempts = 1 })
+	if err == nil || aborted != 1 {
+		t.Errorf("the call after the change: %v, abort ran %d times, want a cut network and once", err, aborted)
+	}
+}
+
 func TestControlAPI(t *testing.T) {
 	g, cfg := world(t)
 	post := func(path, body string) {
@@ -199,9 +224,25 @@ func TestControlAPI(t *testing.T) {
 	if _, err := iam.NewFromConfig(cfg).CreateRole(context.Background(), &iam.CreateRoleInput{RoleName: aws.String("r"), AssumeRolePolicyDocument: aws.String(ec2Trust)}); err != nil {
 		t.Fatal(err)
 	}
+	post("/gate-api/faults", `{"deny":{"iam:List*":"permissions boundary"},"rolePropagation":"1h","foreignBuckets":{"taken":"210987654321"}}`)
+	_, err = iam.NewFromConfig(cfg).ListRoles(context.Background(), &iam.ListRolesInput{})
+	if errorCode(err) != "AccessDenied" || !strings.Contains(err.Error(), "iam:ListRoles with an explicit deny in a permissions boundary") {
+		t.Errorf("deny set through the control API: %v", err)
+	}
+	if _, err := iam.NewFromConfig(cfg).CreateRole(context.Background(), &iam.CreateRoleInput{RoleName: aws.String("young"), AssumeRolePolicyDocument: aws.String(ec2Trust)}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = iam.NewFromConfig(cfg).GetRole(context.Background(), &iam.GetRoleInput{RoleName: aws.String("young")})
+	wantCode(t, "rolePropagation set through the control API", err, "NoSuchEntity")
+	if resp, err := http.Post(gateURL+"/gate-api/faults", "application/json", strings.NewReader(`{"deny":{"iam:*":"a memo"}}`)); err != nil || resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("an unknown deny source must be refused: %v %v", err, resp)
+	}
 	post("/gate-api/reset?world=1", "")
 	if len(g.Calls()) != 0 {
 		t.Errorf("log not reset: %v", g.Calls())
+	}
+	if _, ok := g.foreignOwner("taken"); ok {
+		t.Error("foreign buckets not forgotten with the world")
 	}
 	roles, err := iam.NewFromConfig(cfg).ListRoles(context.Background(), &iam.ListRolesInput{})
 	if err != nil || len(roles.Roles) != 0 {

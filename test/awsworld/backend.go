@@ -3,6 +3,8 @@ package awsworld
 import (
 	"context"
 	"errors"
+	"net"
+	"net/http"
 	"net/url"
 	"strings"
 
@@ -12,6 +14,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3control"
+	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 )
 
@@ -22,9 +26,21 @@ type backend struct {
 	iam *iam.Client
 	s3  *s3.Client
 	cf  *cloudfront.Client
+	sts *sts.Client
+	// s3c is S3 Control, whose SDK puts the account ID in front of the
+	// endpoint's host (123456789012.127.0.0.1): toMoto dials moto whatever the host.
+	s3c    *s3control.Client
+	toMoto *http.Client
 }
 
-func newBackend(motoURL string) backend { return backend{url: motoURL}.in("us-east-1") }
+func newBackend(motoURL string) backend {
+	u, _ := url.Parse(motoURL)
+	var d net.Dialer
+	toMoto := &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return d.DialContext(ctx, network, u.Host)
+	}}}
+	return backend{url: motoURL, toMoto: toMoto}.in("us-east-1")
+}
 
 // in is the backend as seen from region: moto keeps IAM (and more) per partition.
 func (b backend) in(region string) backend {
@@ -38,11 +54,93 @@ func (b backend) in(region string) backend {
 		BaseEndpoint: aws.String(motoURL),
 	}
 	return backend{
-		url: motoURL,
-		iam: iam.NewFromConfig(cfg),
-		s3:  s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true }),
-		cf:  cloudfront.NewFromConfig(cfg),
+		url:    motoURL,
+		iam:    iam.NewFromConfig(cfg),
+		s3:     s3.NewFromConfig(cfg, func(o *s3.Options) { o.UsePathStyle = true }),
+		cf:     cloudfront.NewFromConfig(cfg),
+		sts:    sts.NewFromConfig(cfg),
+		s3c:    s3control.NewFromConfig(cfg, func(o *s3control.Options) { o.HTTPClient = b.toMoto }),
+		toMoto: b.toMoto,
 	}
+}
+
+// identity is who moto says every caller is (it has a single account).
+type identity struct{ account, arn string }
+
+// caller is moto's caller in the partition of region, asked once.
+func (g *Gate) caller(ctx context.Context, region string) (identity, error) {
+	part := partitionOf(region)
+	g.mu.Lock()
+	id, ok := g.ids[part]
+	g.mu.Unlock()
+	if ok {
+		return id, nil
+	}
+	out, err := g.moto.in(homeRegion(part)).sts.GetCallerIdentity(ctx, &sts.GetCallerIdentityInput{})
+	if err != nil {
+		return id, err
+	}
+	id = identity{aws.ToString(out.Account), aws.ToString(out.Arn)}
+	g.mu.Lock()
+	g.ids[part] = id
+	g.mu.Unlock()
+	return id, nil
+}
+
+// bucketRegion is where moto keeps bucket; ok is false when it has none.
+func (b backend) bucketRegion(ctx context.Context, bucket string) (region string, ok bool, err error) {
+	loc, err := b.s3.GetBucketLocation(ctx, &s3.GetBucketLocationInput{Bucket: &bucket})
+	switch {
+	case errorCode(err) == "NoSuchBucket":
+		return "", false, nil
+	case err != nil:
+		return "", false, err
+	case loc.LocationConstraint == "":
+		return "us-east-1", true, nil
+	}
+	return string(loc.LocationConstraint), true, nil
+}
+
+// accountBlock is the account-level public access block (s3control), all
+// false when the account has none.
+func (b backend) accountBlock(ctx context.Context, account string) (s3types.PublicAccessBlockConfiguration, error) {
+	off := s3types.PublicAccessBlockConfiguration{BlockPublicAcls: aws.Bool(false), IgnorePublicAcls: aws.Bool(false), BlockPublicPolicy: aws.Bool(false), RestrictPublicBuckets: aws.Bool(false)}
+	out, err := b.s3c.GetPublicAccessBlock(ctx, &s3control.GetPublicAccessBlockInput{AccountId: &account})
+	if errorCode(err) == "NoSuchPublicAccessBlockConfiguration" {
+		return off, nil
+	}
+	if err != nil {
+		return off, err
+	}
+	c := out.PublicAccessBlockConfiguration
+	return s3types.PublicAccessBlockConfiguration{BlockPublicAcls: c.BlockPublicAcls, IgnorePublicAcls: c.IgnorePublicAcls, BlockPublicPolicy: c.BlockPublicPolicy, RestrictPublicBuckets: c.RestrictPublicBuckets}, nil
+}
+
+// access is what decides anonymous and CloudFront access to a bucket in
+// region: the bucket's own public access block combined with its account's,
+// as S3 applies them (the stricter of the two, setting by setting).
+func (g *Gate) access(ctx context.Context, region, bucket string) (bucketAccess, error) {
+	moto := g.moto.in(region)
+	a, err := moto.bucketAccess(ctx, bucket)
+	if err != nil || !a.exists {
+		return a, err
+	}
+	id, err := g.caller(ctx, region)
+	if err != nil {
+		return a, err
+	}
+	acct, err := moto.accountBlock(ctx, id.account)
+	if err != nil {
+		return a, err
+	}
+	either := func(x, y *bool) *bool { return aws.Bool(aws.ToBool(x) || aws.ToBool(y)) }
+	a.block = s3types.PublicAccessBlockConfiguration{
+		BlockPublicAcls:       either(a.block.BlockPublicAcls, acct.BlockPublicAcls),
+		IgnorePublicAcls:      either(a.block.IgnorePublicAcls, acct.IgnorePublicAcls),
+		BlockPublicPolicy:     either(a.block.BlockPublicPolicy, acct.BlockPublicPolicy),
+		RestrictPublicBuckets: either(a.block.RestrictPublicBuckets, acct.RestrictPublicBuckets),
+	}
+	return a, nil
 }
 
 func errorCode(err error) string {

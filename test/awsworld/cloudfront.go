@@ -187,17 +187,17 @@ func (g *Gate) cloudFrontServe(w http.ResponseWriter, r *http.Request, host, key
 		bucket, bucketRegion := m[1], hostRegion(m[2], m[3])
 		r = toMoto(r, bucket, key)
 		if g.originAccessControl(aws.ToString(sum.Id), aws.ToString(origin.Id)) == "" {
-			g.anonymousS3(w, r, bucketRegion, bucket, key)
+			g.anonymousS3(w, r, bucketRegion, bucket, key, m[2] != "")
 			return
 		}
-		a, err := g.moto.in(bucketRegion).bucketAccess(ctx, bucket)
+		a, err := g.access(ctx, bucketRegion, bucket)
 		if err != nil || !a.exists {
 			accessDenied.write(w, "s3")
 			return
 		}
 		req := policyRequest{
 			who:      principal{"Service", "cloudfront.amazonaws.com"},
-			action:   s3Action(r.Method, key),
+			action:   s3ActionOf(r.Method, key, r.URL.Query()),
 			resource: s3ARN(a.partition, bucket, key),
 			context:  map[string][]string{"AWS:SourceArn": {string(awsARN([]byte(aws.ToString(sum.ARN))))}},
 		}

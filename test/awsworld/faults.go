@@ -31,10 +31,13 @@ type faultPlan struct {
 	latency       time.Duration
 	abortAfter    int // 0: never; else calls after this number are cut
 	abort         func()
+	// mutatingLeft counts down the mutating calls let through before the
+	// cut; negative: no such cut.
+	mutatingLeft int
 }
 
 func newFaultPlan() faultPlan {
-	return faultPlan{failAt: map[int]Fault{}, failOps: map[string]Fault{}, rnd: rand.New(rand.NewSource(1))}
+	return faultPlan{failAt: map[int]Fault{}, failOps: map[string]Fault{}, rnd: rand.New(rand.NewSource(1)), mutatingLeft: -1}
 }
 
 // FailCall answers the k-th call (1-based, counted from now on) with f.
@@ -75,26 +78,38 @@ func (g *Gate) AbortAfter(k int, abort func()) {
 	g.faults.abortAfter, g.faults.abort = len(g.calls)+k, abort
 }
 
-// admit logs the call and decides its fate.
-func (g *Gate) admit(c *Call) (Fault, time.Duration, func()) {
+// AbortAfterMutating lets k more mutating calls through, then cuts every
+// later call and runs abort once, as the next call arrives: a run killed
+// right after a change it made (k = 1: after its first), however many reads
+// came before.
+func (g *Gate) AbortAfterMutating(k int, abort func()) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	f := &g.faults
-	n := len(g.calls) + 1
-	fault := f.failAt[n]
-	if op := f.failOps[c.Operation]; op != "" {
-		fault = op
+	g.faults.mutatingLeft, g.faults.abort = k, abort
+}
+
+// admit logs the call and decides its fate; n is its place in the log of epoch.
+func (g *Gate) admit(c *Call) (f Fault, latency time.Duration, abort func(), n, epoch int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	plan := &g.faults
+	n = len(g.calls) + 1
+	f = plan.failAt[n]
+	if op := plan.failOps[c.Operation]; op != "" {
+		f = op
 	}
-	if fault == "" && f.fraction > 0 && f.rnd.Float64() < f.fraction {
-		fault = f.fractionFault
+	if f == "" && plan.fraction > 0 && plan.rnd.Float64() < plan.fraction {
+		f = plan.fractionFault
 	}
-	var abort func()
-	if f.abortAfter > 0 && n > f.abortAfter {
-		fault, abort, f.abort = ConnectionReset, f.abort, nil
+	switch {
+	case plan.abortAfter > 0 && n > plan.abortAfter, plan.mutatingLeft == 0:
+		f, abort, plan.abort = ConnectionReset, plan.abort, nil
+	case plan.mutatingLeft > 0 && c.Mutating:
+		plan.mutatingLeft--
 	}
-	c.Injected = fault
+	c.Injected = f
 	g.calls = append(g.calls, *c)
-	return fault, f.latency, abort
+	return f, plan.latency, abort, n, g.epoch
 }
 
 func injectFault(w http.ResponseWriter, service string, f Fault) {

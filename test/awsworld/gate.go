@@ -21,6 +21,12 @@ type Call struct {
 	Operation string `json:"operation"`        // the query Action, or METHOD /path for REST services
 	Mutating  bool   `json:"mutating"`
 	Injected  Fault  `json:"injected,omitempty"` // the fault answered instead of moto, if any
+	// Refused is the AWS error code the gate answered in AWS's place (an
+	// explicit deny, IAM not yet consistent, Block Public Access, a bucket
+	// of another account or region, an IAM limit): the call never reached moto.
+	Refused string `json:"refused,omitempty"`
+	// ExpectedBucketOwner is the account an S3 call said must own the bucket.
+	ExpectedBucketOwner string `json:"expectedBucketOwner,omitempty"`
 }
 
 // Gate forwards AWS calls to moto, logs them, injects faults and latency,
@@ -35,7 +41,12 @@ type Gate struct {
 
 	mu     sync.Mutex
 	calls  []Call
+	epoch  int // bumped by ResetLog, so a late answer cannot mark a call of the new log
 	faults faultPlan
+	denies map[string]DenySource // action pattern -> where the explicit deny is
+	iamLag iamPropagation
+	s3     s3World
+	ids    map[string]identity // partition -> moto's caller
 	// DeployDelay is how long a created or updated distribution stays InProgress.
 	deployDelay time.Duration
 	changed     map[string]time.Time         // distribution id -> last change
@@ -53,7 +64,8 @@ func NewGate(motoURL string) (*Gate, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &Gate{moto: newBackend(motoURL), ca: ca, faults: newFaultPlan(), changed: map[string]time.Time{}, oac: map[string]map[string]string{}}
+	g := &Gate{moto: newBackend(motoURL), ca: ca, faults: newFaultPlan(), changed: map[string]time.Time{}, oac: map[string]map[string]string{},
+		iamLag: newIAMPropagation(), s3: newS3World(), ids: map[string]identity{}}
 	g.proxy = httputil.NewSingleHostReverseProxy(u)
 	g.proxy.ModifyResponse = g.afterMoto
 	g.proxy.ErrorLog = log.New(io.Discard, "", 0) // clients killed mid-call are expected
@@ -68,11 +80,23 @@ func (g *Gate) Calls() []Call {
 	return append([]Call(nil), g.calls...)
 }
 
-// ResetLog forgets the calls and faults so far.
+// ResetLog forgets the calls and faults so far: injected faults, denies and
+// IAM propagation windows. What the world holds (foreign buckets, the S3
+// endpoint kind) stays until ResetWorld.
 func (g *Gate) ResetLog() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	g.calls, g.faults, g.simDenied = nil, newFaultPlan(), nil
+	g.calls, g.faults, g.simDenied, g.denies = nil, newFaultPlan(), nil, nil
+	g.iamLag.provider, g.iamLag.role = 0, 0
+	g.epoch++
+}
+
+// ResetWorld also forgets what the gate adds to moto's world.
+func (g *Gate) ResetWorld() {
+	g.ResetLog()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.iamLag, g.s3 = newIAMPropagation(), newS3World()
 }
 
 // SetDeployDelay makes CloudFront distributions InProgress for d after each change.
@@ -84,10 +108,33 @@ func (g *Gate) SetDeployDelay(d time.Duration) {
 
 type callKey struct{}
 
-// inflight is what afterMoto needs to know about the request it answers.
+// inflight is what the shims and afterMoto need to know about the request
+// they answer.
 type inflight struct {
-	call Call
-	body []byte
+	call  Call
+	body  []byte
+	n     int // the call's 1-based position in the log of epoch
+	epoch int
+}
+
+// refuse answers e in AWS's place and marks the call in the log.
+func (g *Gate) refuse(w http.ResponseWriter, r *http.Request, e *apiError) {
+	g.markRefused(r, e.code)
+	e.write(w, callOf(r).call.Service)
+}
+
+func (g *Gate) markRefused(r *http.Request, code string) {
+	in := callOf(r)
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if in.epoch == g.epoch && in.n > 0 && in.n <= len(g.calls) {
+		g.calls[in.n-1].Refused = code
+	}
+}
+
+func callOf(r *http.Request) inflight {
+	in, _ := r.Context().Value(callKey{}).(inflight)
+	return in
 }
 
 func (g *Gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -102,7 +149,7 @@ func (g *Gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	body, _ := io.ReadAll(r.Body)
 	r.Body = io.NopCloser(bytes.NewReader(body))
 	call := describe(r, body)
-	fault, delay, abort := g.admit(&call)
+	fault, delay, abort, n, epoch := g.admit(&call)
 	if !sleep(r.Context(), delay) {
 		return
 	}
@@ -113,13 +160,19 @@ func (g *Gate) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		injectFault(w, call.Service, fault)
 		return
 	}
-	g.answer(w, r.WithContext(context.WithValue(r.Context(), callKey{}, inflight{call, body})), call, body)
+	g.answer(w, r.WithContext(context.WithValue(r.Context(), callKey{}, inflight{call, body, n, epoch})), call, body)
 }
 
 // answer replies as AWS would: from a shim where moto falls short, else from moto.
 func (g *Gate) answer(w http.ResponseWriter, r *http.Request, call Call, body []byte) {
 	ctx := r.Context()
 	form, _ := url.ParseQuery(string(body))
+	if !unsigned(r) && call.Operation != "AssumeRoleWithWebIdentity" {
+		if e := g.explicitDeny(ctx, r, call, form); e != nil {
+			g.refuse(w, r, e)
+			return
+		}
+	}
 	var e *apiError
 	switch {
 	case call.Operation == "AssumeRoleWithWebIdentity":
@@ -128,19 +181,24 @@ func (g *Gate) answer(w http.ResponseWriter, r *http.Request, call Call, body []
 		g.simulate(w, form)
 		return
 	case call.Service == "iam":
-		e = g.iamLimits(ctx, g.moto.in(call.Region), form)
+		if e = g.notYetVisible(call, form); e == nil {
+			e = g.iamLimits(ctx, g.moto.in(call.Region), form)
+		}
 	case call.Service == "s3" && unsigned(r):
 		bucket, key, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
-		g.anonymousS3(w, r, "us-east-1", bucket, key)
+		g.anonymousS3(w, r, "us-east-1", bucket, key, false)
 		return
 	case call.Service == "s3":
-		e = g.s3Guards(ctx, g.moto.in(call.Region), r, body)
+		if g.s3Elsewhere(w, r, call) {
+			return
+		}
+		e = g.s3Guards(ctx, call.Region, r, body)
 	case call.Service == "cloudfront":
 		toMotoARNs(r)
 		e = g.cloudFrontGuards(r)
 	}
 	if e != nil {
-		e.write(w, call.Service)
+		g.refuse(w, r, e)
 		return
 	}
 	g.proxy.ServeHTTP(w, r)
@@ -148,8 +206,10 @@ func (g *Gate) answer(w http.ResponseWriter, r *http.Request, call Call, body []
 
 // afterMoto lets shims see moto's answers (new buckets, distribution state).
 func (g *Gate) afterMoto(resp *http.Response) error {
-	req, _ := resp.Request.Context().Value(callKey{}).(inflight)
+	req := callOf(resp.Request)
 	switch req.call.Service {
+	case "iam":
+		g.afterIAM(resp, req.body)
 	case "s3":
 		return g.afterS3(resp, req.call)
 	case "cloudfront":
@@ -166,6 +226,12 @@ func describe(r *http.Request, body []byte) Call {
 	c := Call{Service: "s3"} // unsigned REST calls are anonymous S3 requests
 	if m := scopeRE.FindStringSubmatch(r.Header.Get("Authorization")); m != nil {
 		c.Region, c.Service = m[1], m[2]
+	}
+	if c.Service == "s3" {
+		if strings.HasPrefix(r.URL.Path, s3ControlPrefix) { // S3 Control signs as s3
+			c.Service = "s3control"
+		}
+		c.ExpectedBucketOwner = r.Header.Get(expectedOwnerHeader)
 	}
 	values, _ := url.ParseQuery(string(body))
 	if action := values.Get("Action"); action != "" {

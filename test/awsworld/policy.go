@@ -4,13 +4,19 @@ import (
 	"encoding/json"
 	"fmt"
 	"path"
+	"slices"
 	"strings"
 )
 
 // A minimal IAM policy evaluator: enough of AWS's grammar to decide the
 // questions the test world must answer as AWS does (anonymous S3 reads,
 // CloudFront origin access, web-identity trust). Explicit Deny wins, then
-// Allow, else implicit deny. Unknown condition operators never match.
+// Allow, else implicit deny. Condition operators are evaluated as AWS
+// documents them, including the permissive corners (a negated operator on
+// an absent key, ForAllValues on an empty set, IfExists) that make a
+// policy wider than it reads; unknown operators never match. It is
+// written apart from pkg/iampolicy on purpose: the test world must not
+// share the judgment it is there to check.
 
 type policyDoc struct {
 	Statement statements
@@ -117,7 +123,8 @@ func (st statement) applies(req policyRequest) bool {
 	}
 	for op, keys := range st.Condition {
 		for key, want := range keys {
-			if !conditionHolds(op, lookup(req.context, key), want) {
+			have, present := lookup(req.context, key)
+			if !conditionHolds(op, have, present, want) {
 				return false
 			}
 		}
@@ -148,34 +155,94 @@ func (st statement) principalMatches(who principal) bool {
 }
 
 // lookup finds a condition key; AWS compares key names case-insensitively.
-func lookup(ctx map[string][]string, key string) []string {
+func lookup(ctx map[string][]string, key string) ([]string, bool) {
 	for k, v := range ctx {
 		if strings.EqualFold(k, key) {
-			return v
+			return v, len(v) > 0
 		}
 	}
-	return nil
+	return nil, false
 }
 
-// conditionHolds: the request value (any of them) must match one of want.
-func conditionHolds(op string, have []string, want strList) bool {
-	var match func(pattern, value string) bool
-	switch op {
-	case "StringEquals", "ArnEquals":
-		match = func(p, v string) bool { return p == v }
-	case "StringLike", "ArnLike":
-		match = glob
-	default:
-		return false
-	}
-	for _, v := range have {
-		for _, p := range want {
-			if match(p, v) {
+// conditionHolds evaluates one operator on one key. Without a set
+// qualifier a positive operator holds when a request value matches one of
+// want, a negated one when none does, and a negated one holds on an absent
+// key; ForAnyValue needs one request value to satisfy the base operator
+// (none when the key is absent), ForAllValues every one (true when absent);
+// IfExists holds when the key is absent.
+func conditionHolds(op string, have []string, present bool, want strList) bool {
+	set, base, ifExists := splitOperator(op)
+	if base == "Null" {
+		for _, w := range want {
+			if strings.EqualFold(w, "true") == !present {
 				return true
 			}
 		}
+		return false
 	}
-	return false
+	match, negated, known := matcher(base)
+	if !known {
+		return false
+	}
+	if !present {
+		switch {
+		case ifExists, set == "ForAllValues":
+			return true
+		case set == "ForAnyValue":
+			return false
+		}
+		return negated
+	}
+	satisfies := func(v string) bool {
+		for _, p := range want {
+			if match(p, v) {
+				return !negated
+			}
+		}
+		return negated
+	}
+	switch set {
+	case "ForAnyValue":
+		return slices.ContainsFunc(have, satisfies)
+	case "ForAllValues":
+		return !slices.ContainsFunc(have, func(v string) bool { return !satisfies(v) })
+	}
+	matched := slices.ContainsFunc(have, func(v string) bool {
+		return slices.ContainsFunc(want, func(p string) bool { return match(p, v) })
+	})
+	return matched != negated
+}
+
+// splitOperator parses ForAnyValue:StringNotLikeIfExists into its parts.
+func splitOperator(op string) (set, base string, ifExists bool) {
+	if s, b, ok := strings.Cut(op, ":"); ok {
+		set, op = s, b
+	}
+	if b, ok := strings.CutSuffix(op, "IfExists"); ok && b != "" {
+		return set, b, true
+	}
+	return set, op, false
+}
+
+// matcher is a base operator's comparison and whether it is negated.
+func matcher(base string) (match func(pattern, value string) bool, negated, known bool) {
+	equals := func(p, v string) bool { return p == v }
+	fold := strings.EqualFold
+	switch base {
+	case "StringEquals", "ArnEquals":
+		return equals, false, true
+	case "StringNotEquals", "ArnNotEquals":
+		return equals, true, true
+	case "StringEqualsIgnoreCase", "Bool":
+		return fold, false, true
+	case "StringNotEqualsIgnoreCase":
+		return fold, true, true
+	case "StringLike", "ArnLike":
+		return glob, false, true
+	case "StringNotLike", "ArnNotLike":
+		return glob, true, true
+	}
+	return nil, false, false
 }
 
 func anyGlob(patterns []string, value string) bool {

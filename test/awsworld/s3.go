@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -13,20 +14,32 @@ import (
 
 // S3 as AWS has it since April 2023, where moto differs: new buckets block
 // all public access and disable ACLs; a public bucket policy is refused
-// while BlockPublicPolicy is on; anonymous callers get exactly what the
-// bucket policy (or, with ACLs enabled, a public ACL) grants — no listing
-// unless granted, HEAD wherever GET is allowed.
+// while BlockPublicPolicy is on, for the bucket or for its whole account
+// (s3control PutPublicAccessBlock: moto stores it and applies none of it);
+// anonymous callers get exactly what the bucket policy (or, with ACLs
+// enabled, a public ACL) grants — no listing unless granted, HEAD wherever
+// GET is allowed, nothing of a bucket of another account.
 
 var accessDenied = &apiError{http.StatusForbidden, "AccessDenied", "Access Denied"}
 
-// anonymousS3 answers an unsigned request for bucket/key.
-func (g *Gate) anonymousS3(w http.ResponseWriter, r *http.Request, region, bucket, key string) {
-	a, err := g.moto.in(region).bucketAccess(r.Context(), bucket)
+// anonymousS3 answers an unsigned request for bucket/key at an endpoint of
+// region; pinned when the host named the region (a regional endpoint
+// redirects requests for buckets elsewhere, the global one finds them).
+func (g *Gate) anonymousS3(w http.ResponseWriter, r *http.Request, region, bucket, key string, pinned bool) {
+	if _, ok := g.foreignOwner(bucket); ok {
+		accessDenied.write(w, "s3")
+		return
+	}
+	a, err := g.access(r.Context(), region, bucket)
 	if err != nil || !a.exists {
 		g.proxy.ServeHTTP(w, r) // moto's own answer: NoSuchBucket
 		return
 	}
-	d := a.policy.decide(policyRequest{who: anonymous, action: s3Action(r.Method, key), resource: s3ARN(a.partition, bucket, key)})
+	if at, ok, err := g.moto.in(region).bucketRegion(r.Context(), bucket); pinned && err == nil && ok && at != region {
+		permanentRedirect(w, bucket, at)
+		return
+	}
+	d := a.policy.decide(policyRequest{who: anonymous, action: s3ActionOf(r.Method, key, r.URL.Query()), resource: s3ARN(a.partition, bucket, key)})
 	switch {
 	case d == allowed && !aws.ToBool(a.block.RestrictPublicBuckets):
 		signAsOwner(r, region)
@@ -39,7 +52,7 @@ func (g *Gate) anonymousS3(w http.ResponseWriter, r *http.Request, region, bucke
 }
 
 // s3Guards refuses what S3 refuses and moto accepts.
-func (g *Gate) s3Guards(ctx context.Context, moto backend, r *http.Request, body []byte) *apiError {
+func (g *Gate) s3Guards(ctx context.Context, region string, r *http.Request, body []byte) *apiError {
 	bucket, key, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
 	q := r.URL.Query()
 	setsPolicy := r.Method == http.MethodPut && key == "" && q.Has("policy")
@@ -48,7 +61,7 @@ func (g *Gate) s3Guards(ctx context.Context, moto backend, r *http.Request, body
 	if !setsPolicy && !setsACL || bucket == "" {
 		return nil
 	}
-	a, err := moto.bucketAccess(ctx, bucket)
+	a, err := g.access(ctx, region, bucket)
 	if err != nil || !a.exists {
 		return nil
 	}
@@ -57,7 +70,8 @@ func (g *Gate) s3Guards(ctx context.Context, moto backend, r *http.Request, body
 	}
 	if setsPolicy && aws.ToBool(a.block.BlockPublicPolicy) {
 		if doc, err := parsePolicy(string(body)); err == nil && doc.public() {
-			return &apiError{http.StatusForbidden, "AccessDenied", "User is not authorized to perform: s3:PutBucketPolicy on resource because public policies are blocked by the BlockPublicPolicy block public access setting."}
+			id, _ := g.caller(ctx, region)
+			return &apiError{http.StatusForbidden, "AccessDenied", fmt.Sprintf("User: %s is not authorized to perform: s3:PutBucketPolicy on resource: %q because public policies are blocked by the BlockPublicPolicy block public access setting.", id.arn, s3ARN(a.partition, bucket, ""))}
 		}
 	}
 	return nil
@@ -92,15 +106,46 @@ func (d policyDoc) public() bool {
 	return false
 }
 
-func s3Action(method, key string) string {
+// s3Subresources are the bucket sub-resources (query markers) and the IAM
+// actions of reading, changing and deleting each.
+var s3Subresources = []struct{ marker, get, set, del string }{
+	{"tagging", "s3:GetBucketTagging", "s3:PutBucketTagging", "s3:PutBucketTagging"},
+	{"policy", "s3:GetBucketPolicy", "s3:PutBucketPolicy", "s3:DeleteBucketPolicy"},
+	{"publicAccessBlock", "s3:GetBucketPublicAccessBlock", "s3:PutBucketPublicAccessBlock", "s3:PutBucketPublicAccessBlock"},
+	{"ownershipControls", "s3:GetBucketOwnershipControls", "s3:PutBucketOwnershipControls", "s3:PutBucketOwnershipControls"},
+	{"acl", "s3:GetBucketAcl", "s3:PutBucketAcl", ""},
+	{"location", "s3:GetBucketLocation", "", ""},
+	{"delete", "", "s3:DeleteObject", ""}, // POST ?delete: DeleteObjects
+}
+
+// s3ActionOf is the IAM action of an S3 request for bucket/key.
+func s3ActionOf(method, key string, q url.Values) string {
+	read := method == http.MethodGet || method == http.MethodHead
+	if key == "" {
+		for _, s := range s3Subresources {
+			switch {
+			case !q.Has(s.marker):
+			case read:
+				return s.get
+			case method == http.MethodDelete:
+				return s.del
+			default:
+				return s.set
+			}
+		}
+	}
 	switch {
-	case key == "" && (method == http.MethodGet || method == http.MethodHead):
+	case key == "" && read:
 		return "s3:ListBucket"
-	case method == http.MethodGet || method == http.MethodHead:
+	case key == "" && method == http.MethodPut:
+		return "s3:CreateBucket"
+	case key == "" && method == http.MethodDelete:
+		return "s3:DeleteBucket"
+	case read:
 		return "s3:GetObject"
-	case method == http.MethodPut && key != "":
+	case method == http.MethodPut:
 		return "s3:PutObject"
-	case method == http.MethodDelete && key != "":
+	case method == http.MethodDelete:
 		return "s3:DeleteObject"
 	}
 	return "s3:" + method

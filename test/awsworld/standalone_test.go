@@ -25,6 +25,12 @@ try:
     boto3.client("iam").create_role(RoleName="x" * 65, AssumeRolePolicyDocument="{}")
 except Exception as e:
     print(e.response["Error"]["Code"])
+account = boto3.client("sts").get_caller_identity()["Account"]
+boto3.client("s3control").put_public_access_block(AccountId=account, PublicAccessBlockConfiguration={"BlockPublicAcls": True, "IgnorePublicAcls": True, "BlockPublicPolicy": True, "RestrictPublicBuckets": True})
+try:
+    urllib.request.urlopen("https://py-issuer.s3.us-east-1.amazonaws.com/keys.json")
+except urllib.error.HTTPError as e:
+    print(e.code)
 `
 
 func TestStandaloneWorldServesThirdPartyClients(t *testing.T) {
@@ -61,7 +67,7 @@ func TestStandaloneWorldServesThirdPartyClients(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out)
 	}
-	if got := strings.TrimSpace(string(out)); got != "{\"keys\":[]}\nValidationError" {
+	if got := strings.TrimSpace(string(out)); got != "{\"keys\":[]}\nValidationError\n403" {
 		t.Errorf("third-party client saw:\n%s", got)
 	}
 }

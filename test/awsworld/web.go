@@ -29,23 +29,23 @@ func (g *Gate) web(w http.ResponseWriter, r *http.Request) {
 		host = h
 	}
 	path := strings.TrimPrefix(r.URL.Path, "/")
-	var bucket, key, region string
+	var bucket, key, label, cn string
 	switch {
 	case cloudFrontRE.MatchString(host):
 		g.cloudFrontServe(w, r, host, path)
 		return
 	case virtualHostRE.MatchString(host):
 		m := virtualHostRE.FindStringSubmatch(host)
-		bucket, key, region = m[1], path, hostRegion(m[2], m[3])
+		bucket, key, label, cn = m[1], path, m[2], m[3]
 	case pathStyleRE.MatchString(host):
 		m := pathStyleRE.FindStringSubmatch(host)
 		bucket, key, _ = strings.Cut(path, "/")
-		region = hostRegion(m[1], m[2])
+		label, cn = m[1], m[2]
 	default:
 		http.Error(w, "the test world has no route to "+host, http.StatusBadGateway)
 		return
 	}
-	g.anonymousS3(w, toMoto(r, bucket, key), region, bucket, key)
+	g.anonymousS3(w, toMoto(r, bucket, key), hostRegion(label, cn), bucket, key, label != "")
 }
 
 // hostRegion is the region an S3 host names (".us-west-2", "-us-west-2"), or

@@ -133,3 +133,79 @@ func TestWebIdentityTrustWildcards(t *testing.T) {
 	_, err := assume(cfg, w.role, w.token(t, w.key, "system:serviceaccount:openshift-ingress:router", []string{"openshift"}, hour))
 	wantCode(t, "StringLike mismatch", err, "AccessDenied")
 }
+
+// Too-wide trust policies are as wide in the test world as in AWS: a
+// negated operator admits every subject it does not name, ForAllValues on a
+// key the token lacks holds. So tests can show a real foreign service
+// account getting in where verify must FAIL.
+func TestWebIdentityTrustAsWideAsAWS(t *testing.T) {
+	_, cfg := world(t)
+	hour := time.Now().Add(time.Hour)
+	for name, tc := range map[string]struct {
+		condition, in, out string
+	}{
+		"StringNotEquals":               {`{"StringNotEquals":{"%s:sub":"system:serviceaccount:x:y"},"StringEquals":{"%s:aud":"openshift"}}`, "system:serviceaccount:default:default", "system:serviceaccount:x:y"},
+		"StringNotLike":                 {`{"StringNotLike":{"%s:sub":"system:serviceaccount:kube-*"},"StringEquals":{"%s:aud":"openshift"}}`, "system:serviceaccount:evil:sa", "system:serviceaccount:kube-system:sa"},
+		"ForAllValues on an absent key": {`{"ForAllValues:StringEquals":{"%s:amr":"never"},"StringEquals":{"%s:aud":"openshift"}}`, "system:serviceaccount:evil:sa", ""},
+		"ForAnyValue":                   {`{"ForAnyValue:StringLike":{"%s:sub":"system:serviceaccount:evil:*"},"StringEquals":{"%s:aud":"openshift"}}`, "system:serviceaccount:evil:sa", "system:serviceaccount:good:sa"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			w := newIssuerWorld(t, cfg, tc.condition)
+			if _, err := assume(cfg, w.role, w.token(t, w.key, tc.in, []string{"openshift"}, hour)); err != nil {
+				t.Errorf("%s is admitted by AWS: %v", tc.in, err)
+			}
+			if tc.out != "" {
+				_, err := assume(cfg, w.role, w.token(t, w.key, tc.out, []string{"openshift"}, hour))
+				wantCode(t, tc.out, err, "AccessDenied")
+			}
+			cleanIssuerWorld(t, cfg, w)
+		})
+	}
+}
+
+func cleanIssuerWorld(t *testing.T, cfg aws.Config, w issuerWorld) {
+	ctx := context.Background()
+	ic, c := iam.NewFromConfig(cfg), s3Client(cfg)
+	ic.DeleteRole(ctx, &iam.DeleteRoleInput{RoleName: aws.String("ingress")})
+	ic.DeleteOpenIDConnectProvider(ctx, &iam.DeleteOpenIDConnectProviderInput{OpenIDConnectProviderArn: &w.provider})
+	for _, k := range []string{".well-known/openid-configuration", "keys.json"} {
+		c.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String("wi-oidc"), Key: aws.String(k)})
+	}
+	c.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: aws.String("wi-oidc")})
+}
+
+// Each operator as AWS documents it, on present, absent and multi-valued keys.
+func TestConditionOperators(t *testing.T) {
+	for _, tc := range []struct {
+		op      string
+		have    []string
+		want    []string
+		expects bool
+	}{
+		{"StringEquals", []string{"a"}, []string{"a", "b"}, true},
+		{"StringEquals", nil, []string{"a"}, false},
+		{"StringNotEquals", []string{"c"}, []string{"a", "b"}, true},
+		{"StringNotEquals", []string{"a"}, []string{"a", "b"}, false},
+		{"StringNotEquals", nil, []string{"a"}, true},
+		{"StringLike", []string{"abc"}, []string{"a*"}, true},
+		{"StringNotLike", []string{"abc"}, []string{"a*"}, false},
+		{"StringEqualsIgnoreCase", []string{"ABC"}, []string{"abc"}, true},
+		{"StringEqualsIfExists", nil, []string{"a"}, true},
+		{"StringEqualsIfExists", []string{"b"}, []string{"a"}, false},
+		{"ForAnyValue:StringEquals", []string{"x", "a"}, []string{"a"}, true},
+		{"ForAnyValue:StringEquals", nil, []string{"a"}, false},
+		{"ForAnyValue:StringNotEquals", []string{"a", "x"}, []string{"a"}, true},
+		{"ForAllValues:StringEquals", []string{"a", "x"}, []string{"a"}, false},
+		{"ForAllValues:StringEquals", []string{"a"}, []string{"a", "b"}, true},
+		{"ForAllValues:StringEquals", nil, []string{"a"}, true},
+		{"ForAllValues:StringNotEquals", []string{"x", "y"}, []string{"a"}, true},
+		{"Null", nil, []string{"true"}, true},
+		{"Null", []string{"a"}, []string{"true"}, false},
+		{"Bool", []string{"true"}, []string{"True"}, true},
+		{"NumericEquals", []string{"1"}, []string{"1"}, false}, // unknown here: never matches
+	} {
+		if got := conditionHolds(tc.op, tc.have, len(tc.have) > 0, tc.want); got != tc.expects {
+			t.Errorf("%s %v against %v: %v, want %v", tc.op, tc.have, tc.want, got, tc.expects)
+		}
+	}
+}

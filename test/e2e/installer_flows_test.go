@@ -163,7 +163,7 @@ func TestNoInstallerThenCreateManifests(t *testing.T) {
 	dir := s.installDir(t, "")
 	args := []string{"prepare", "--dir", dir, "--no-installer", "--offline", "--account-id", "123456789012", "--release-image", s.release}
 	res := s.ocSTSWith(t, nil, args...)
-	if res.code != 0 || !strings.Contains(res.stdout, "1. have an admin") || !strings.Contains(res.stdout, "2. openshift-install create manifests --dir "+dir) {
+	if res.code != 0 || !strings.Contains(res.stdout, "3. openshift-install create manifests --dir "+dir) || !strings.Contains(res.stdout, "5. openshift-install create cluster --dir "+dir) {
 		t.Fatalf("exit %d\n%s\n%s", res.code, res.stdout, res.stderr)
 	}
 	if check := s.ocSTSWith(t, nil, "prepare", "--check", "--dir", dir); check.code == 0 || !strings.Contains(check.stderr, "ignores manifests/ until") {

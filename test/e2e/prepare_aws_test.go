@@ -279,12 +279,19 @@ func TestPrepareInterrupted(t *testing.T) {
 	dir := exampleDir(t, nil)
 	before := snapshot(t, dir)
 	crDir := testdata("credentialsrequests", "4.16")
+	// A dry run makes exactly the reads before the apply: interrupt a few
+	// calls into the apply (after the permission check).
+	if res := w.prepare(t, dir, crDir, "--dry-run"); res.code != 0 {
+		t.Fatal(res.stderr)
+	}
+	reads := len(w.gate.Calls())
+	w.gate.ResetLog()
 	w.gate.SetLatency(300 * time.Millisecond)
 	cmd := exec.Command(binary, "prepare", "--no-installer", "--dir", dir, "--credentials-requests-dir", crDir, "--yes")
 	cmd.Env = w.env
-	w.gate.AbortAfter(8, func() { cmd.Process.Signal(os.Interrupt) })
+	w.gate.AbortAfter(reads+3, func() { cmd.Process.Signal(os.Interrupt) })
 	res := runCmd(t, cmd)
-	if res.code != 1 || !strings.Contains(res.stderr, "interrupted") || !strings.Contains(res.stderr, "again to resume") {
+	if res.code != 130 || !strings.Contains(res.stderr, "interrupted") || !strings.Contains(res.stderr, "again to resume") {
 		t.Fatalf("Ctrl-C: exit %d\n%s", res.code, res.stderr)
 	}
 	after := snapshot(t, dir)

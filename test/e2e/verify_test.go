@@ -152,6 +152,28 @@ func TestVerifyAgainstARealAPIServer(t *testing.T) {
 		{"role trusting another service account", func(t *testing.T) {
 			c.setTrust(t, role.Name, strings.Replace(string(role.TrustPolicy), ":"+role.CredentialsRequest.ServiceAccounts[0]+`"`, `:someone-else"`, 1))
 		}, func(t *testing.T) { c.setTrust(t, role.Name, string(role.TrustPolicy)) }, clustercheck.CheckTrust, "oc sts prepare"},
+		{"trust with a negated statement admitting every other service account", func(t *testing.T) {
+			negated := fmt.Sprintf(`{"Effect":"Allow","Principal":{"Federated":%q},"Action":"sts:AssumeRoleWithWebIdentity","Condition":{"StringNotEquals":{"%s:sub":"system:serviceaccount:nobody:nobody"},"StringEquals":{"%s:aud":"openshift"}}}`,
+				c.plan.OIDCProvider.ARN, c.plan.Issuer.HostPath, c.plan.Issuer.HostPath)
+			var doc struct {
+				Version   string
+				Statement []json.RawMessage
+			}
+			json.Unmarshal(role.TrustPolicy, &doc)
+			doc.Statement = append(doc.Statement, json.RawMessage(negated))
+			wide, _ := json.Marshal(doc)
+			c.setTrust(t, role.Name, string(wide))
+			// As in AWS, the gate lets a service account of another namespace in.
+			if err := c.w.assumeAs(t, c.dir, c.plan, role.ARN, "system:serviceaccount:intruder:sa"); err != nil {
+				t.Errorf("the too-wide trust should admit a foreign service account, as AWS does: %v", err)
+			}
+		}, func(t *testing.T) { c.setTrust(t, role.Name, string(role.TrustPolicy)) }, clustercheck.CheckTrust, "oc sts prepare"},
+		{"Secret naming a role of another account", func(t *testing.T) {
+			manifest, _ := os.ReadFile(filepath.Join(c.dir, "manifests", role.CredentialsRequest.SecretNamespace+"-"+role.CredentialsRequest.SecretName+"-credentials.yaml"))
+			f := filepath.Join(t.TempDir(), "secret.yaml")
+			os.WriteFile(f, []byte(strings.ReplaceAll(string(manifest), ":"+c.plan.AccountID+":", ":999999999999:")), 0o600)
+			c.kubectl(t, "apply", "-f", f)
+		}, func(t *testing.T) { c.kubectl(t, "apply", "-f", filepath.Join(c.dir, "manifests")) }, clustercheck.CheckTrust, "oc sts prepare"},
 		{"action missing from a role", func(t *testing.T) {
 			c.setPolicy(t, role, `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:GetCallerIdentity","Resource":"*"}]}`)
 		}, func(t *testing.T) { c.setPolicy(t, role, string(role.Policy)) }, clustercheck.CheckPermissions, "oc sts prepare"},

@@ -4,8 +4,11 @@
 // and an HTTPS proxy for the issuer hosts under a test CA.
 //
 // It writes DIR/ca.pem and DIR/env (shell exports: AWS_ENDPOINT_URL,
-// HTTPS_PROXY, SSL_CERT_FILE, test credentials), prints the env to stdout,
-// and serves until interrupted:
+// HTTPS_PROXY, HTTP_PROXY, SSL_CERT_FILE, test credentials), prints the env
+// to stdout, and serves until interrupted. HTTP_PROXY is for S3 Control,
+// whose clients put the account ID in front of the endpoint's host
+// (123456789012.127.0.0.1:PORT, which no resolver knows): through the proxy
+// such requests reach the gate all the same.
 //
 //	go run ./test/cmd/aws-world --dir /tmp/world &
 //	. /tmp/world/env && aws sts get-caller-identity
@@ -38,6 +41,8 @@ func main() {
 	flag.StringVar((*string)(&faults.Fault), "fault", string(awsworld.Throttling), "Throttling, InternalError or ConnectionReset")
 	flag.Int64Var(&faults.Seed, "seed", 1, "seed for --fail-fraction")
 	flag.StringVar(&faults.DeployDelay, "deploy-delay", "", "keep CloudFront distributions InProgress this long after a change")
+	flag.StringVar(&faults.ProviderPropagation, "provider-propagation", "", "IAM eventual consistency: a new OIDC provider is unknown to trust policies this long")
+	flag.StringVar(&faults.RolePropagation, "role-propagation", "", "IAM eventual consistency: a new role is invisible to reads and changes this long")
 	flag.Parse()
 	if err := run(*dir, *addr, *motoURL, faults); err != nil {
 		fmt.Fprintln(os.Stderr, "aws-world:", err)
@@ -84,7 +89,7 @@ func run(dir, addr, motoURL string, faults awsworld.FaultSettings) error {
 	env := strings.Join([]string{
 		"export AWS_ENDPOINT_URL=" + url,
 		"export HTTPS_PROXY=" + url,
-		"export NO_PROXY=127.0.0.1,localhost",
+		"export HTTP_PROXY=" + url,
 		"export SSL_CERT_FILE=" + ca,
 		"export CURL_CA_BUNDLE=" + ca,
 		"export REQUESTS_CA_BUNDLE=" + ca,
