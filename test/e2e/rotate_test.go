@@ -405,6 +405,11 @@ func rotateEndToEnd(t *testing.T, private bool) {
 	if kid, _ := keyFile(t, filepath.Join(c.dir, "tls", "bound-service-account-signing-key.key")); kid != newKID {
 		t.Errorf("prepare left the replaced key %s in the install dir", kid)
 	}
+	// prepare --check takes the rotation's key set for the plan's (this dir
+	// was prepared --no-installer: the check then stops at manifests/).
+	if check := c.w.ocSTS(t, "prepare", "--check", "--dir", c.dir); strings.Contains(check.stderr, "is not the key whose JWKS") || !strings.Contains(check.stderr, "ignores manifests/ until") {
+		t.Errorf("prepare --check during the rotation: exit %d\n%s", check.code, check.stderr)
+	}
 
 	// retire: refused while old-key tokens may be valid.
 	if res := c.rotateKey(t, "retire"); res.code != 1 || !strings.Contains(res.stderr, "not yet") || !slices.Equal(c.storedKIDs(t), both) {
