@@ -39,6 +39,13 @@ func connect(ctx context.Context, profile, region, accountID string) (*provision
 	return c, id, nil
 }
 
+// bucketHost is the S3 host of name's issuer bucket in region, or "" when
+// the name or region is not valid, which plan.Build then says.
+func bucketHost(region, name string) string {
+	host, _ := provision.S3Host(region, plan.BucketName(name))
+	return host
+}
+
 // printChanges shows a plan-style diff: + create, ~ update, - delete.
 func printChanges(w io.Writer, changes []plan.Change) {
 	if len(changes) == 0 {

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
+	"github.com/oc-sts/oc-sts/pkg/awsid"
 	"github.com/oc-sts/oc-sts/pkg/dirlock"
 	"github.com/oc-sts/oc-sts/pkg/plan"
 	"github.com/oc-sts/oc-sts/pkg/provision"
@@ -111,7 +112,7 @@ func (o *DestroyOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(o.ErrOut, "Looking for resources tagged %s=%s in AWS account %s...\n", plan.OwnershipTagKey(o.Name), plan.OwnedValue, id.Account)
+	fmt.Fprintf(o.ErrOut, "Looking for resources tagged %s=%s in AWS account %s...\n", awsid.OwnershipTagKey(o.Name), awsid.OwnedValue, id.Account)
 	owned, err := provision.FindOwned(ctx, c, o.Name, o.RolePath)
 	if err != nil {
 		return err

@@ -12,6 +12,7 @@ import (
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/oc-sts/oc-sts/pkg/atomicfs"
+	"github.com/oc-sts/oc-sts/pkg/awsid"
 	"github.com/oc-sts/oc-sts/pkg/credreq"
 	"github.com/oc-sts/oc-sts/pkg/installdir"
 	"github.com/oc-sts/oc-sts/pkg/oidckeys"
@@ -216,6 +217,7 @@ func (o *PrepareOptions) Run(ctx context.Context) error {
 	in := plan.Input{
 		Name: o.Name, AccountID: o.AccountID, Region: o.Region, Requests: sel.Requests, JWKS: jwks,
 		RolePath: o.RolePath, PermissionsBoundary: o.PermissionsBoundary, Tags: o.Tags,
+		BucketHost: bucketHost(o.Region, o.Name),
 	}
 	if !o.Offline {
 		return o.runOnline(ctx, in, signer)
@@ -392,8 +394,8 @@ func (o *PrepareOptions) distribution(ctx context.Context, c *provision.Clients,
 	}
 	d, err := provision.FindDistribution(ctx, c, o.Name, hint)
 	if err != nil || d == nil {
-		part, _ := plan.PartitionFor(o.Region)
-		in.CloudFrontDomain, in.DistributionARN = "new-distribution.cloudfront.net", "arn:"+part.ID+":cloudfront::"+in.AccountID+":distribution/NEW"
+		part, _ := awsid.PartitionFor(o.Region)
+		in.CloudFrontDomain, in.DistributionARN = "new-distribution.cloudfront.net", awsid.DistributionARNPrefix(part.ID, in.AccountID)+"NEW"
 		return nil, err
 	}
 	in.CloudFrontDomain, in.DistributionARN = d.Domain, d.ARN

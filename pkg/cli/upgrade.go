@@ -15,6 +15,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/oc-sts/oc-sts/pkg/awsid"
 	"github.com/oc-sts/oc-sts/pkg/clustercheck"
 	"github.com/oc-sts/oc-sts/pkg/credreq"
 	"github.com/oc-sts/oc-sts/pkg/plan"
@@ -220,11 +221,11 @@ func (o *UpgradeOptions) observe(ctx context.Context, c *provision.Clients, id p
 	if err != nil {
 		return cluster, upgrade.Live{}, err
 	}
-	host := strings.TrimPrefix(cluster.Issuer, "https://")
+	host := awsid.IssuerHost(cluster.Issuer)
 	if host == "" {
 		return cluster, upgrade.Live{}, errors.New("the cluster has no service-account issuer (Authentication cluster): it is not an STS cluster; oc sts verify says more")
 	}
-	live := upgrade.Live{Requests: cluster.Requests, ProviderARN: fmt.Sprintf("arn:%s:iam::%s:oidc-provider/%s", id.Partition, id.Account, host), IssuerHost: host,
+	live := upgrade.Live{Requests: cluster.Requests, ProviderARN: awsid.ProviderARN(id.Partition, id.Account, host), IssuerHost: host,
 		Namespaces: map[string]bool{}, Prepared: map[string]clustercheck.Request{}}
 	if err := o.readPrepared(ctx, live, cluster, target); err != nil {
 		return cluster, live, err
@@ -233,7 +234,7 @@ func (o *UpgradeOptions) observe(ctx context.Context, c *provision.Clients, id p
 	for _, r := range live.Prepared {
 		withPrepared = append(withPrepared, r)
 	}
-	facts, err := clustercheck.ReadAWS(ctx, c, live.ProviderARN, withPrepared)
+	facts, err := clustercheck.ReadAWS(ctx, c.IAM, live.ProviderARN, withPrepared)
 	if err != nil {
 		return cluster, live, err
 	}
@@ -280,7 +281,7 @@ func (o *UpgradeOptions) apply(ctx context.Context, c *provision.Clients, id pro
 		return nil, errors.New("cannot tell which name oc sts prepare used (no role carries an ownership tag): give --name, or apply the changes listed by hand")
 	}
 	jwks, _ := json.Marshal(cluster.JWKS)
-	in := plan.Input{Name: name, AccountID: id.Account, Region: o.Region, Requests: target, JWKS: jwks}
+	in := plan.Input{Name: name, AccountID: id.Account, Region: o.Region, Requests: target, JWKS: jwks, BucketHost: bucketHost(o.Region, name)}
 	host := strings.TrimPrefix(cluster.Issuer, "https://")
 	if strings.HasSuffix(host, ".cloudfront.net") || strings.HasSuffix(host, ".cloudfront.cn") {
 		d, err := provision.FindDistribution(ctx, c, name, host)
@@ -335,14 +336,10 @@ func (o *UpgradeOptions) apply(ctx context.Context, c *provision.Clients, id pro
 
 // ownerName is the name in the ownership tag of the cluster's roles.
 func ownerName(roles map[string]*clustercheck.Role) string {
-	const prefix = "openshift.io/cloud-credential-operator/"
 	for _, r := range roles {
-		if r == nil {
-			continue
-		}
-		for k, v := range r.Tags {
-			if strings.HasPrefix(k, prefix) && v == plan.OwnedValue {
-				return strings.TrimPrefix(k, prefix)
+		if r != nil {
+			if name := awsid.Owner(r.Tags); name != "" {
+				return name
 			}
 		}
 	}

@@ -35,15 +35,13 @@ func AWSCLIScript(p *Plan) map[string][]byte {
 	line()
 	line("# OIDC discovery bucket")
 	create := []string{"aws", "s3api", "create-bucket", "--bucket", q(p.Bucket.Name)}
-	if p.Region != "us-east-1" {
-		create = append(create, "--create-bucket-configuration", q("LocationConstraint="+p.Region))
+	if lc := p.Bucket.LocationConstraint; lc != "" {
+		create = append(create, "--create-bucket-configuration", q("LocationConstraint="+lc))
 	}
 	line(create...)
 	line("aws s3api put-bucket-tagging --bucket", q(p.Bucket.Name), "--tagging", q(tagsJSON(map[string]any{"TagSet": awsTags(p.Bucket.Tags)})))
-	block := "BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=false,RestrictPublicBuckets=false"
-	if p.Bucket.Private {
-		block = "BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=true,RestrictPublicBuckets=true"
-	}
+	pab := p.Bucket.PublicAccessBlock
+	block := fmt.Sprintf("BlockPublicAcls=%t,IgnorePublicAcls=%t,BlockPublicPolicy=%t,RestrictPublicBuckets=%t", pab.BlockPublicAcls, pab.IgnorePublicAcls, pab.BlockPublicPolicy, pab.RestrictPublicBuckets)
 	line("aws s3api put-public-access-block --bucket", q(p.Bucket.Name), "--public-access-block-configuration", block)
 	files["bucket-policy.json"] = p.Bucket.Policy
 	line("aws s3api put-bucket-policy --bucket", q(p.Bucket.Name), "--policy file://bucket-policy.json")

@@ -66,7 +66,7 @@ func TestScriptRunsNothingButAWS(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Past every validation, as if a bug let a value through.
-		p.Name, p.Region, p.Issuer.URL, p.Bucket.Name = h, h, "https://"+h, h
+		p.Name, p.Region, p.Issuer.URL, p.Bucket.Name, p.Bucket.LocationConstraint = h, h, "https://"+h, h, h
 		p.OIDCProvider.URL, p.OIDCProvider.ClientIDs = h, []string{h}
 		p.Bucket.Tags = append(p.Bucket.Tags, Tag{Key: h, Value: h})
 		r := &p.Roles[0]

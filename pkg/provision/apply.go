@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/oc-sts/oc-sts/pkg/awsread"
 	"github.com/oc-sts/oc-sts/pkg/plan"
 )
 
@@ -353,18 +354,7 @@ func providerNotVisible(err error) bool {
 
 func roleNotVisible(err error) bool { return errorCode(err) == "NoSuchEntity" }
 
-func stepError(step string, err error) error {
-	if err == nil {
-		return nil
-	}
-	if denied, ok := explicitDeny(step, err); ok {
-		return denied
-	}
-	if isAccessDenied(err) {
-		return fmt.Errorf("%s: access denied: %w", step, err)
-	}
-	return fmt.Errorf("%s: %w", step, err)
-}
+func stepError(step string, err error) error { return awsread.StepError(step, err) }
 
 func mergeTags(have map[string]string, want []plan.Tag) map[string]string {
 	out := map[string]string{}

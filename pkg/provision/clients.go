@@ -7,8 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"regexp"
-	"strings"
 	"sync"
 	"time"
 
@@ -21,7 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3control"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
-	"github.com/aws/smithy-go"
+
+	"github.com/oc-sts/oc-sts/pkg/awsread"
 )
 
 // Clients are the AWS APIs oc sts calls.
@@ -76,57 +75,9 @@ func NewClients(cfg aws.Config) *Clients {
 	}
 }
 
-func errorCode(err error) string {
-	var ae smithy.APIError
-	if errors.As(err, &ae) {
-		return ae.ErrorCode()
-	}
-	return ""
-}
+func errorCode(err error) string { return awsread.ErrorCode(err) }
 
-func isAccessDenied(err error) bool {
-	switch errorCode(err) {
-	case "AccessDenied", "AccessDeniedException", "UnauthorizedOperation":
-		return true
-	}
-	return false
-}
-
-// explicitDenyRE reads AWS's explicit-deny message: "User: ARN is not
-// authorized to perform: ACTION [on resource: RESOURCE] with an explicit
-// deny in a SOURCE[: policy ARN]". S3 quotes the resource; IAM may write
-// it "role NAME".
-var explicitDenyRE = regexp.MustCompile(`not authorized to perform: (\S+?)(?: on resource: (.+?))? with an explicit deny in an? ([a-z -]+[a-z])`)
-
-// deniedError is an explicit deny, said plainly; the AWS error stays
-// reachable with errors.As.
-type deniedError struct {
-	msg string
-	err error
-}
-
-func (e *deniedError) Error() string { return e.msg }
-func (e *deniedError) Unwrap() error { return e.err }
-
-// explicitDeny rewrites an explicit deny of step as what it is: no
-// permission the caller can add itself, and one IAM's policy simulator
-// does not see (service control policies, permissions boundaries).
-func explicitDeny(step string, err error) (error, bool) {
-	m := explicitDenyRE.FindStringSubmatch(err.Error())
-	if m == nil || !isAccessDenied(err) {
-		return nil, false
-	}
-	action, resource, source := m[1], strings.Trim(m[2], `"`), m[3]
-	what := action
-	if resource != "" {
-		what += " on " + resource
-	}
-	by := "an organisation policy or permissions boundary"
-	if source != "service control policy" && source != "permissions boundary" {
-		by = "an explicit deny"
-	}
-	return &deniedError{fmt.Sprintf("%s: %s is denied by %s (AWS: \"with an explicit deny in a %s\"), which IAM's policy simulator does not show: ask your AWS administrator to allow it", step, what, by, source), err}, true
-}
+func isAccessDenied(err error) bool { return awsread.AccessDenied(err) }
 
 // expectedOwner is the caller's account for S3's ExpectedBucketOwner (nil
 // when unknown).

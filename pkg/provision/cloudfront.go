@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/cloudfront"
 	cftypes "github.com/aws/aws-sdk-go-v2/service/cloudfront/types"
 
+	"github.com/oc-sts/oc-sts/pkg/awsid"
 	"github.com/oc-sts/oc-sts/pkg/plan"
 )
 
@@ -66,7 +67,7 @@ func ownedCF(tags *cftypes.Tags, name string) bool {
 		return false
 	}
 	for _, t := range tags.Items {
-		if aws.ToString(t.Key) == plan.OwnershipTagKey(name) && aws.ToString(t.Value) == plan.OwnedValue {
+		if aws.ToString(t.Key) == awsid.OwnershipTagKey(name) && aws.ToString(t.Value) == awsid.OwnedValue {
 			return true
 		}
 	}
@@ -90,7 +91,7 @@ func getDistribution(ctx context.Context, c *Clients, id string) (*Distribution,
 // The caller reference is the bucket name, so a retried or resumed create
 // cannot make a second distribution.
 func CreateDistribution(ctx context.Context, c *Clients, name, region string, tags []plan.Tag, progress Progress) (*Distribution, error) {
-	bucketHost, err := plan.S3Host(region, plan.BucketName(name))
+	bucketHost, err := S3Host(region, plan.BucketName(name))
 	if err != nil {
 		return nil, err
 	}
@@ -121,7 +122,7 @@ func CreateDistribution(ctx context.Context, c *Clients, name, region string, ta
 	if errorCode(err) == "DistributionAlreadyExists" {
 		d, ferr := FindDistribution(ctx, c, name, "")
 		if ferr != nil || d == nil {
-			return nil, fmt.Errorf("CloudFront says a distribution with caller reference %s exists but none is tagged %s: %v", plan.BucketName(name), plan.OwnershipTagKey(name), ferr)
+			return nil, fmt.Errorf("CloudFront says a distribution with caller reference %s exists but none is tagged %s: %v", plan.BucketName(name), awsid.OwnershipTagKey(name), ferr)
 		}
 		return d, nil
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 
+	"github.com/oc-sts/oc-sts/pkg/awsid"
 	"github.com/oc-sts/oc-sts/pkg/plan"
 )
 
@@ -55,14 +56,14 @@ func (o Owned) Changes() []plan.Change {
 // tagged as owned.
 func FindOwned(ctx context.Context, c *Clients, name, rolePath string) (Owned, error) {
 	o := Owned{Name: name}
-	key := plan.OwnershipTagKey(name)
+	key := awsid.OwnershipTagKey(name)
 	err := parallel(ctx, c.Concurrency,
 		func(ctx context.Context) error {
 			b, err := observeBucket(ctx, c, plan.BucketName(name))
 			if b.InOtherRegion {
 				return fmt.Errorf("the S3 bucket %s is in %s, not in %s: run oc sts destroy --name %s --region %s", plan.BucketName(name), cmp.Or(b.Region, "another region"), c.S3.Options().Region, name, cmp.Or(b.Region, "REGION"))
 			}
-			if err != nil || b.Tags[key] != plan.OwnedValue { // another account's bucket has no tags we can read
+			if err != nil || b.Tags[key] != awsid.OwnedValue { // another account's bucket has no tags we can read
 				return err
 			}
 			o.Bucket = plan.BucketName(name)
@@ -82,7 +83,7 @@ func FindOwned(ctx context.Context, c *Clients, name, rolePath string) (Owned, e
 				if err != nil {
 					return err
 				}
-				if got.Tags[key] == plan.OwnedValue {
+				if got.Tags[key] == awsid.OwnedValue {
 					o.Providers = append(o.Providers, aws.ToString(p.Arn))
 				}
 			}

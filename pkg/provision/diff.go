@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/oc-sts/oc-sts/pkg/awsid"
 	"github.com/oc-sts/oc-sts/pkg/oidckeys"
 	"github.com/oc-sts/oc-sts/pkg/plan"
 )
@@ -22,7 +23,7 @@ import (
 func Diff(p *plan.Plan, o *Observed, prune bool) ([]plan.Change, error) {
 	var changes []plan.Change
 	var conflicts []error
-	ownKey := plan.OwnershipTagKey(p.Name)
+	ownKey := awsid.OwnershipTagKey(p.Name)
 
 	b := o.Bucket
 	switch {
@@ -32,9 +33,9 @@ func Diff(p *plan.Plan, o *Observed, prune bool) ([]plan.Change, error) {
 		conflicts = append(conflicts, fmt.Errorf("the S3 bucket name %s is taken by another AWS account (bucket names are global across all accounts): choose another --name (every resource name starts with it; the bucket is <name>%s)", p.Bucket.Name, strings.TrimPrefix(p.Bucket.Name, p.Name)))
 	case b.InOtherRegion:
 		conflicts = append(conflicts, fmt.Errorf("the S3 bucket %s exists in %s, but the issuer must be in %s, the cluster's region: if it is an earlier oc sts issuer, delete it (oc sts destroy --name %s --region %s); else choose another --name", p.Bucket.Name, cmp.Or(b.Region, "another region"), p.Bucket.Region, p.Name, cmp.Or(b.Region, "REGION")))
-	case b.Tags[ownKey] != plan.OwnedValue:
+	case b.Tags[ownKey] != awsid.OwnedValue:
 		if why := notCrashLeftover(p, b); why != "" {
-			conflicts = append(conflicts, fmt.Errorf("the S3 bucket %s exists without the tag %s=%s and %s: it is not what an interrupted oc sts run leaves, so it is not adopted; delete it or choose another --name", p.Bucket.Name, ownKey, plan.OwnedValue, why))
+			conflicts = append(conflicts, fmt.Errorf("the S3 bucket %s exists without the tag %s=%s and %s: it is not what an interrupted oc sts run leaves, so it is not adopted; delete it or choose another --name", p.Bucket.Name, ownKey, awsid.OwnedValue, why))
 			break
 		}
 		fallthrough
@@ -70,10 +71,10 @@ func Diff(p *plan.Plan, o *Observed, prune bool) ([]plan.Change, error) {
 	switch {
 	case !pr.Exists:
 		changes = append(changes, plan.Change{Resource: plan.ProviderResource, Name: p.OIDCProvider.ARN, Action: plan.Create})
-	case pr.Tags[ownKey] != plan.OwnedValue:
+	case pr.Tags[ownKey] != awsid.OwnedValue:
 		// Someone else's provider for exactly our issuer URL: reused as it is.
-		if !slices.Contains(pr.ClientIDs, plan.Audience) {
-			conflicts = append(conflicts, fmt.Errorf("the IAM OIDC provider %s exists, is not oc sts's and lacks the client ID %q: add it (aws iam add-client-id-to-open-id-connect-provider) or delete the provider", p.OIDCProvider.ARN, plan.Audience))
+		if !slices.Contains(pr.ClientIDs, awsid.Audience) {
+			conflicts = append(conflicts, fmt.Errorf("the IAM OIDC provider %s exists, is not oc sts's and lacks the client ID %q: add it (aws iam add-client-id-to-open-id-connect-provider) or delete the provider", p.OIDCProvider.ARN, awsid.Audience))
 		}
 	default:
 		var fields []string
@@ -93,8 +94,8 @@ func Diff(p *plan.Plan, o *Observed, prune bool) ([]plan.Change, error) {
 		switch {
 		case !ok:
 			changes = append(changes, plan.Change{Resource: plan.RoleResource, Name: want.Name, Action: plan.Create})
-		case have.Tags[ownKey] != plan.OwnedValue:
-			conflicts = append(conflicts, fmt.Errorf("the IAM role %s exists without the tag %s=%s: it is not oc sts's; delete or rename it, or choose another --name", want.Name, ownKey, plan.OwnedValue))
+		case have.Tags[ownKey] != awsid.OwnedValue:
+			conflicts = append(conflicts, fmt.Errorf("the IAM role %s exists without the tag %s=%s: it is not oc sts's; delete or rename it, or choose another --name", want.Name, ownKey, awsid.OwnedValue))
 		default:
 			if fields := roleDrift(want, have); fields != nil {
 				changes = append(changes, plan.Change{Resource: plan.RoleResource, Name: want.Name, Action: plan.Update, Fields: fields})
@@ -117,7 +118,7 @@ func Stale(p *plan.Plan, o *Observed) []string {
 	}
 	var out []string
 	for name, r := range o.Roles {
-		if !inPlan[name] && r.Tags[plan.OwnershipTagKey(p.Name)] == plan.OwnedValue {
+		if !inPlan[name] && r.Tags[awsid.OwnershipTagKey(p.Name)] == awsid.OwnedValue {
 			out = append(out, name)
 		}
 	}

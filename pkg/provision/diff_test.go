@@ -23,7 +23,7 @@ func testPlan(t *testing.T, secrets ...string) *plan.Plan {
 				Spec: ccov1.CredentialsRequestSpec{SecretRef: corev1.ObjectReference{Namespace: "ns", Name: s}, ServiceAccountNames: []string{"sa"}}},
 			AWS: &ccov1.AWSProviderSpec{StatementEntries: []ccov1.StatementEntry{{Effect: "Allow", Action: []string{"ec2:DescribeInstances", "s3:GetObject"}, Resource: "*"}}}})
 	}
-	p, err := plan.Build(plan.Input{Name: "c", AccountID: "123456789012", Region: "us-east-2", Requests: reqs, JWKS: []byte(`{"keys":[]}`)})
+	p, err := plan.Build(plan.Input{Name: "c", AccountID: "123456789012", Region: "us-east-2", Requests: reqs, JWKS: []byte(`{"keys":[]}`), BucketHost: "c-oidc.s3.us-east-2.amazonaws.com"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/url"
 	"regexp"
 	"strings"
 	"sync"
@@ -18,6 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3control"
 
+	"github.com/oc-sts/oc-sts/pkg/awsid"
+	"github.com/oc-sts/oc-sts/pkg/awsread"
 	"github.com/oc-sts/oc-sts/pkg/oidckeys"
 	"github.com/oc-sts/oc-sts/pkg/plan"
 )
@@ -58,21 +59,10 @@ type BucketState struct {
 }
 
 // ProviderState is the IAM OIDC provider for the plan's issuer URL.
-type ProviderState struct {
-	Exists    bool
-	ClientIDs []string
-	Tags      map[string]string
-}
+type ProviderState = awsread.Provider
 
 // RoleState is an IAM role as found.
-type RoleState struct {
-	Name, ARN, Path string
-	Trust           string
-	Inline          map[string]string // policy name -> document
-	Attached        []string          // managed policy ARNs
-	Boundary        string
-	Tags            map[string]string
-}
+type RoleState = awsread.Role
 
 // Observe reads the plan's resources; the bucket, the provider, the roles
 // and the account's S3 Block Public Access are read concurrently.
@@ -180,7 +170,7 @@ func observeBucket(ctx context.Context, c *Clients, bucket string) (BucketState,
 			case elsewhere:
 				b.InOtherRegion = true
 				b.Region = cmp.Or(b.Region, region)
-			case isAccessDenied(err) && !explicitDenyRE.MatchString(err.Error()):
+			case isAccessDenied(err) && !awsread.IsExplicitDeny(err):
 				denied = append(denied, readError("the S3 bucket "+bucket, permission, err))
 			default:
 				return readError("the S3 bucket "+bucket, permission, err)
@@ -292,14 +282,7 @@ func regionOf(err error) (string, bool) {
 
 // ReadProvider reads the IAM OIDC provider of an ARN.
 func ReadProvider(ctx context.Context, c *Clients, arn string) (ProviderState, error) {
-	out, err := c.IAM.GetOpenIDConnectProvider(ctx, &iam.GetOpenIDConnectProviderInput{OpenIDConnectProviderArn: &arn})
-	if errorCode(err) == "NoSuchEntity" {
-		return ProviderState{}, nil
-	}
-	if err != nil {
-		return ProviderState{}, readError("the IAM OIDC provider "+arn, "iam:GetOpenIDConnectProvider", err)
-	}
-	return ProviderState{Exists: true, ClientIDs: out.ClientIDList, Tags: iamTags(out.Tags)}, nil
+	return awsread.ReadProvider(ctx, c.IAM, arn)
 }
 
 // observeRoles reads every role of the account with its policies and tags
@@ -311,7 +294,6 @@ func observeRoles(ctx context.Context, c *Clients, name string, names []string, 
 	for _, n := range names {
 		want[n] = true
 	}
-	owned := plan.OwnershipTagKey(name)
 	roles := map[string]RoleState{}
 	pages := iam.NewGetAccountAuthorizationDetailsPaginator(c.IAM, &iam.GetAccountAuthorizationDetailsInput{
 		Filter: []iamtypes.EntityType{iamtypes.EntityTypeRole}, MaxItems: aws.Int32(1000)})
@@ -328,7 +310,7 @@ func observeRoles(ctx context.Context, c *Clients, name string, names []string, 
 				Name: aws.ToString(d.RoleName), ARN: aws.ToString(d.Arn), Path: aws.ToString(d.Path),
 				Trust: decodePolicy(aws.ToString(d.AssumeRolePolicyDocument)), Inline: map[string]string{}, Tags: iamTags(d.Tags),
 			}
-			if !want[r.Name] && r.Tags[owned] != plan.OwnedValue {
+			if !want[r.Name] && !awsid.Owned(r.Tags, name) {
 				continue
 			}
 			for _, ip := range d.RolePolicyList {
@@ -394,7 +376,7 @@ func ownedRoleNames(ctx context.Context, c *Clients, name, path string) ([]strin
 			if err != nil {
 				return nil, readError("the IAM role "+n, "iam:ListRoleTags", err)
 			}
-			if iamTags(tags.Tags)[plan.OwnershipTagKey(name)] == plan.OwnedValue {
+			if awsid.Owned(iamTags(tags.Tags), name) {
 				out = append(out, n)
 			}
 		}
@@ -405,69 +387,16 @@ func ownedRoleNames(ctx context.Context, c *Clients, name, path string) ([]strin
 // ReadRole reads a role with its trust, inline and attached policies and
 // boundary; ok is false when it does not exist.
 func ReadRole(ctx context.Context, c *Clients, name string) (RoleState, bool, error) {
-	got, err := c.IAM.GetRole(ctx, &iam.GetRoleInput{RoleName: &name})
-	if errorCode(err) == "NoSuchEntity" {
-		return RoleState{}, false, nil
-	}
-	if err != nil {
-		return RoleState{}, false, readError("the IAM role "+name, "iam:GetRole", err)
-	}
-	role := got.Role
-	r := RoleState{Name: name, ARN: aws.ToString(role.Arn), Path: aws.ToString(role.Path), Trust: decodePolicy(aws.ToString(role.AssumeRolePolicyDocument)),
-		Inline: map[string]string{}, Tags: iamTags(role.Tags)}
-	if role.PermissionsBoundary != nil {
-		r.Boundary = aws.ToString(role.PermissionsBoundary.PermissionsBoundaryArn)
-	}
-	inline, err := c.IAM.ListRolePolicies(ctx, &iam.ListRolePoliciesInput{RoleName: &name})
-	if err != nil {
-		return r, true, readError("the IAM role "+name, "iam:ListRolePolicies", err)
-	}
-	for _, pn := range inline.PolicyNames {
-		doc, err := c.IAM.GetRolePolicy(ctx, &iam.GetRolePolicyInput{RoleName: &name, PolicyName: aws.String(pn)})
-		if err != nil {
-			return r, true, readError("the IAM role "+name, "iam:GetRolePolicy", err)
-		}
-		r.Inline[pn] = decodePolicy(aws.ToString(doc.PolicyDocument))
-	}
-	attached, err := c.IAM.ListAttachedRolePolicies(ctx, &iam.ListAttachedRolePoliciesInput{RoleName: &name})
-	if err != nil {
-		return r, true, readError("the IAM role "+name, "iam:ListAttachedRolePolicies", err)
-	}
-	for _, ap := range attached.AttachedPolicies {
-		r.Attached = append(r.Attached, aws.ToString(ap.PolicyArn))
-	}
-	return r, true, nil
+	return awsread.ReadRole(ctx, c.IAM, name)
 }
 
-func iamTags(tags []iamtypes.Tag) map[string]string {
-	m := map[string]string{}
-	for _, t := range tags {
-		m[aws.ToString(t.Key)] = aws.ToString(t.Value)
-	}
-	return m
-}
-
-// decodePolicy undoes IAM's URL-encoding (RFC 3986) of policy documents.
-func decodePolicy(doc string) string {
-	if !strings.HasPrefix(doc, "%7B") {
-		return doc
-	}
-	if d, err := url.PathUnescape(doc); err == nil {
-		return d
-	}
-	return doc
-}
-
-// readError says what could not be read and which permission it takes.
 func readError(what, permission string, err error) error {
-	if denied, ok := explicitDeny("reading "+what, err); ok {
-		return denied
-	}
-	if isAccessDenied(err) {
-		return fmt.Errorf("reading %s: access denied: the caller needs %s", what, permission)
-	}
-	return fmt.Errorf("reading %s: %w", what, err)
+	return awsread.ReadError(what, permission, err)
 }
+
+func iamTags(tags []iamtypes.Tag) map[string]string { return awsread.Tags(tags) }
+
+func decodePolicy(doc string) string { return awsread.DecodePolicy(doc) }
 
 func roleNames(p *plan.Plan) []string {
 	var out []string
@@ -482,17 +411,4 @@ func rolePath(p *plan.Plan) string {
 		return "/"
 	}
 	return p.Roles[0].Path
-}
-
-// PolicyDocument is the default version of a managed policy.
-func PolicyDocument(ctx context.Context, c *Clients, arn string) (string, error) {
-	p, err := c.IAM.GetPolicy(ctx, &iam.GetPolicyInput{PolicyArn: &arn})
-	if err != nil {
-		return "", readError("the IAM policy "+arn, "iam:GetPolicy", err)
-	}
-	v, err := c.IAM.GetPolicyVersion(ctx, &iam.GetPolicyVersionInput{PolicyArn: &arn, VersionId: p.Policy.DefaultVersionId})
-	if err != nil {
-		return "", readError("the IAM policy "+arn, "iam:GetPolicyVersion", err)
-	}
-	return decodePolicy(aws.ToString(v.PolicyVersion.Document)), nil
 }

@@ -13,6 +13,7 @@ import (
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
+	"github.com/oc-sts/oc-sts/pkg/awsid"
 	"github.com/oc-sts/oc-sts/pkg/plan"
 )
 
@@ -36,7 +37,7 @@ func WhoAmI(ctx context.Context, c *Clients, region string) (Identity, error) {
 		return id, fmt.Errorf("STS answered an unparsable caller ARN %q", id.ARN)
 	}
 	id.Partition = a.Partition
-	want, err := plan.PartitionFor(region)
+	want, err := awsid.PartitionFor(region)
 	if err != nil {
 		return id, err
 	}
@@ -114,7 +115,7 @@ func simulatorPrincipal(ctx context.Context, c *Clients, id Identity) (string, b
 	kind, rest, _ := strings.Cut(a.Resource, "/")
 	switch kind {
 	case "user":
-		return fmt.Sprintf("arn:%s:iam::%s:user/%s", a.Partition, a.AccountID, rest), true
+		return awsid.UserARN(a.Partition, a.AccountID, rest), true
 	case "assumed-role":
 		role, _, _ := strings.Cut(rest, "/")
 		got, err := c.IAM.GetRole(ctx, &iam.GetRoleInput{RoleName: &role})
