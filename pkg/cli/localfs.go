@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -104,6 +105,43 @@ func (o *PrepareOptions) checkLocal(p *plan.Plan, signer *oidckeys.Signer) error
 		return fmt.Errorf("%w (nothing was changed)", err)
 	}
 	return nil
+}
+
+// signerKey is the signer key being loaded, or generated, beside the rest
+// of the run.
+type signerKey struct {
+	done   chan struct{}
+	signer *oidckeys.Signer
+	jwks   []byte
+	err    error
+}
+
+// startSignerKey reuses the key of the install dir or the state dir, or
+// generates one, and says which.
+func (o *PrepareOptions) startSignerKey() *signerKey {
+	paths := []string{statedir.SignerKeyPath(o.StateDir)}
+	if o.installDir != nil {
+		paths = append([]string{o.installDir.SignerKeyPath()}, paths...)
+	}
+	k := &signerKey{done: make(chan struct{})}
+	go func() {
+		defer close(k.done)
+		if k.signer, k.err = oidckeys.LoadOrGenerate(paths...); k.err == nil {
+			fmt.Fprintf(o.ErrOut, "Signer key: %s\n", keyNote(k.signer))
+			k.jwks, k.err = oidckeys.JWKS(&k.signer.Key.PublicKey)
+		}
+	}()
+	return k
+}
+
+// wait returns the key and its JWKS once they are ready.
+func (k *signerKey) wait(ctx context.Context) (*oidckeys.Signer, []byte, error) {
+	select {
+	case <-k.done:
+		return k.signer, k.jwks, k.err
+	case <-ctx.Done():
+		return nil, nil, ctx.Err()
+	}
 }
 
 // keyNote says which signer key is used and where it came from.

@@ -5,14 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
 
 	"github.com/oc-sts/oc-sts/pkg/atomicfs"
-	"github.com/oc-sts/oc-sts/pkg/awsid"
 	"github.com/oc-sts/oc-sts/pkg/credreq"
 	"github.com/oc-sts/oc-sts/pkg/installdir"
 	"github.com/oc-sts/oc-sts/pkg/oidckeys"
@@ -176,6 +174,7 @@ func (o *PrepareOptions) Validate() error {
 
 // Run computes the plan and writes the install dir and state dir atomically.
 func (o *PrepareOptions) Run(ctx context.Context) error {
+	key := o.startSignerKey() // generating one takes seconds: beside the rest
 	files, major, err := o.credentialsRequests(ctx)
 	if err != nil {
 		return err
@@ -201,27 +200,19 @@ func (o *PrepareOptions) Run(ctx context.Context) error {
 		printDecisions(o.ErrOut, sel.Decisions)
 		printSources(o.ErrOut, inclusion.Sources(files))
 	}
-	keyPaths := []string{statedir.SignerKeyPath(o.StateDir)}
-	if o.installDir != nil {
-		keyPaths = append([]string{o.installDir.SignerKeyPath()}, keyPaths...)
-	}
-	signer, err := oidckeys.LoadOrGenerate(keyPaths...)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(o.ErrOut, "Signer key: %s\n", keyNote(signer))
-	jwks, err := oidckeys.JWKS(&signer.Key.PublicKey)
-	if err != nil {
-		return err
-	}
 	in := plan.Input{
-		Name: o.Name, AccountID: o.AccountID, Region: o.Region, Requests: sel.Requests, JWKS: jwks,
+		Name: o.Name, AccountID: o.AccountID, Region: o.Region, Requests: sel.Requests,
 		RolePath: o.RolePath, PermissionsBoundary: o.PermissionsBoundary, Tags: o.Tags,
 		BucketHost: bucketHost(o.Region, o.Name),
 	}
 	if !o.Offline {
-		return o.runOnline(ctx, in, signer)
+		return o.runOnline(ctx, in, key)
 	}
+	signer, jwks, err := key.wait(ctx)
+	if err != nil {
+		return err
+	}
+	in.JWKS = jwks
 	p, err := plan.Build(in)
 	if err != nil {
 		return err
@@ -229,11 +220,11 @@ func (o *PrepareOptions) Run(ctx context.Context) error {
 	if err := o.checkLocal(p, signer); err != nil {
 		return err
 	}
-	return o.write(ctx, p, signer)
+	return o.write(ctx, p, nil, signer)
 }
 
 // write puts the state dir and the install dir in place, all or nothing.
-func (o *PrepareOptions) write(ctx context.Context, p *plan.Plan, signer *oidckeys.Signer) error {
+func (o *PrepareOptions) write(ctx context.Context, p *plan.Plan, changes []provision.Change, signer *oidckeys.Signer) error {
 	if o.Hive {
 		return o.writeHive(ctx, p, signer)
 	}
@@ -247,7 +238,7 @@ func (o *PrepareOptions) write(ctx context.Context, p *plan.Plan, signer *oidcke
 		return writeError(err)
 	}
 	if o.Output != "" {
-		return printObject(o.Out, o.Output, p)
+		return printObject(o.Out, o.Output, prepareDocument{Plan: p, Changes: changes})
 	}
 	return o.summary(p, signer, changed)
 }
@@ -270,134 +261,61 @@ func (o *PrepareOptions) summary(p *plan.Plan, signer *oidckeys.Signer, changed 
 	return nil
 }
 
-// runOnline observes AWS, shows the difference from the plan, applies it
-// once confirmed, and only then writes the install dir.
-func (o *PrepareOptions) runOnline(ctx context.Context, in plan.Input, signer *oidckeys.Signer) error {
-	c, id, err := connect(ctx, o.Profile, o.Region, o.AccountID)
+// runOnline makes AWS match the plan (provision.Converge: observe, show,
+// check, confirm, apply) and only then writes the install dir.
+func (o *PrepareOptions) runOnline(ctx context.Context, in plan.Input, key *signerKey) error {
+	c, err := clients(ctx, o.Profile, o.Region)
 	if err != nil {
 		return err
 	}
-	in.AccountID = id.Account
-	var dist *provision.Distribution
 	if o.PrivateBucket {
-		if dist, err = o.distribution(ctx, c, &in); err != nil {
-			return err
-		}
+		in.IssuerKind = plan.PrivateCloudFront
 	}
-	p, observed, err := o.observe(ctx, c, id, in)
+	previous, _ := statedir.ReadPlan(o.StateDir) // a hint: nil when there is none
+	res, err := provision.Converge(ctx, c, provision.Input{Plan: in, Previous: previous,
+		Keys: func(ctx context.Context) ([]byte, error) {
+			_, jwks, err := key.wait(ctx)
+			return jwks, err
+		}},
+		provision.Options{DryRun: o.DryRun, Prune: o.Prune, ReplacePublishedKeys: o.ReplacePublishedKeys, WaitTimeout: o.WaitTimeout,
+			Check: func(p *plan.Plan) error {
+				signer, _, err := key.wait(ctx)
+				if err != nil {
+					return err
+				}
+				return o.checkLocal(p, signer)
+			},
+			BeforeWrite: func(ctx context.Context) error {
+				// The key is kept before its public half is published.
+				signer, _, err := key.wait(ctx)
+				if err != nil {
+					return err
+				}
+				if _, err := atomicfs.Write(ctx, o.StateDir, statedir.KeyFiles(o.StateDir, signer)); err != nil {
+					return writeError(err)
+				}
+				return nil
+			}},
+		terminalUI{in: o.In, errOut: o.ErrOut, yes: o.Yes})
 	if err != nil {
-		return err
-	}
-	if o.PrivateBucket && dist == nil {
-		p.Changes = append([]plan.Change{{Resource: plan.DistributionResource, Name: "for " + p.Bucket.Name, Action: plan.Create}}, p.Changes...)
-		fmt.Fprintln(o.ErrOut, "  + cloudfront-distribution (new: the issuer URL is its domain, known once it is created)")
-	}
-	printChanges(o.ErrOut, p.Changes)
-	if err := o.checkLocal(p, signer); err != nil {
-		return err
-	}
-	if stale := provision.Stale(p, observed); len(stale) > 0 && !o.Prune {
-		fmt.Fprintf(o.ErrOut, "note: oc sts roles no CredentialsRequest needs any more: %s (--prune deletes them)\n", strings.Join(stale, ", "))
+		return convergeError(ctx, err, "oc sts prepare")
 	}
 	if o.DryRun {
 		if o.Output != "" {
-			return printObject(o.Out, o.Output, p)
+			return printObject(o.Out, o.Output, prepareDocument{Plan: res.Plan, Changes: res.Changes})
 		}
 		return nil
 	}
-	if len(p.Changes) > 0 {
-		if err := checkPermissions(ctx, c, id, p.Changes, o.ErrOut); err != nil {
-			return err
-		}
-		if !o.Yes {
-			if err := confirm(o.In, o.ErrOut, fmt.Sprintf("Apply these %d changes to AWS account %s?", len(p.Changes), id.Account)); err != nil {
-				return err
-			}
-		}
-		// The key is kept before its public half is published.
-		if _, err := atomicfs.Write(ctx, o.StateDir, statedir.KeyFiles(o.StateDir, signer)); err != nil {
-			return writeError(err)
-		}
-		fmt.Fprintln(o.ErrOut, "Applying:")
-		if o.PrivateBucket && dist == nil {
-			// The issuer is the new distribution's domain: plan again with it.
-			if dist, err = provision.CreateDistribution(ctx, c, o.Name, o.Region, p.Bucket.Tags, progressTo(o.ErrOut)); err != nil {
-				return applyError(ctx, err, "oc sts prepare")
-			}
-			in.CloudFrontDomain, in.DistributionARN = dist.Domain, dist.ARN
-			if p, observed, err = o.observe(ctx, c, id, in); err != nil {
-				return applyError(ctx, err, "oc sts prepare")
-			}
-		}
-		if err := provision.Apply(ctx, c, p, observed, p.Changes, progressTo(o.ErrOut)); err != nil {
-			return applyError(ctx, err, "oc sts prepare")
-		}
-	}
-	if dist != nil {
-		if err := provision.WaitDeployed(ctx, c, dist.ID, o.WaitTimeout, progressTo(o.ErrOut)); err != nil {
-			return applyError(ctx, err, "oc sts prepare")
-		}
-	}
-	return o.write(ctx, p, signer)
-}
-
-// observe builds the plan and diffs AWS against it.
-func (o *PrepareOptions) observe(ctx context.Context, c *provision.Clients, id provision.Identity, in plan.Input) (*plan.Plan, *provision.Observed, error) {
-	p, err := plan.Build(in)
+	signer, _, err := key.wait(ctx)
 	if err != nil {
-		return nil, nil, err
-	}
-	fmt.Fprintf(o.ErrOut, "Comparing AWS account %s (%s) with the plan for %s...\n", id.Account, id.ARN, p.Issuer.URL)
-	observed, err := provision.Observe(ctx, c, p)
-	if err != nil {
-		return nil, nil, err
-	}
-	for _, w := range observed.Warnings {
-		fmt.Fprintln(o.ErrOut, "warning: "+w)
-	}
-	if p.Changes, err = provision.Diff(p, observed, o.Prune); err != nil {
-		return nil, nil, fmt.Errorf("%w\n(nothing was changed)", err)
-	}
-	if err := o.keepPublishedKeys(p, observed); err != nil {
-		return nil, nil, err
-	}
-	return p, observed, nil
-}
-
-// keepPublishedKeys refuses to replace a published JWKS holding keys this
-// run's signer key is not, unless --replace-published-keys says so.
-func (o *PrepareOptions) keepPublishedKeys(p *plan.Plan, observed *provision.Observed) error {
-	dropped, err := provision.DroppedKeys(p, observed)
-	if err != nil || len(dropped) == 0 {
 		return err
 	}
-	if o.ReplacePublishedKeys {
-		fmt.Fprintf(o.ErrOut, "warning: --replace-published-keys: replacing the published signer keys %s; tokens they signed will be rejected\n", strings.Join(dropped, ", "))
-		return nil
-	}
-	return fmt.Errorf("s3://%s/%s publishes signer keys (kid %s) that this run's key is not: uploading it would make AWS reject every token a running cluster signed with them.\n"+
-		"Run prepare with the key that published them (the install dir or --state-dir of that cluster), choose another --name for a new cluster, "+
-		"or, if no cluster uses them any more, pass --replace-published-keys (a future `oc sts rotate-key` will rotate keys without that outage).\n(nothing was changed)",
-		p.Bucket.Name, oidckeys.JWKSPath, strings.Join(dropped, ", "))
+	return o.write(ctx, res.Plan, res.Changes, signer)
 }
 
-// distribution finds the private issuer's distribution and points the plan
-// input at it; until it exists the plan names a placeholder domain.
-func (o *PrepareOptions) distribution(ctx context.Context, c *provision.Clients, in *plan.Input) (*provision.Distribution, error) {
-	if err := provision.PrivateIssuerSupported(o.Region); err != nil {
-		return nil, err
-	}
-	in.IssuerKind = plan.PrivateCloudFront
-	hint := ""
-	if prev, err := statedir.ReadPlan(o.StateDir); err == nil {
-		hint = prev.Issuer.HostPath
-	}
-	d, err := provision.FindDistribution(ctx, c, o.Name, hint)
-	if err != nil || d == nil {
-		part, _ := awsid.PartitionFor(o.Region)
-		in.CloudFrontDomain, in.DistributionARN = "new-distribution.cloudfront.net", awsid.DistributionARNPrefix(part.ID, in.AccountID)+"NEW"
-		return nil, err
-	}
-	in.CloudFrontDomain, in.DistributionARN = d.Domain, d.ARN
-	return d, nil
+// prepareDocument is prepare's -o json|yaml: the plan (its fields inline,
+// as plan.json has them) and, online, the changes found.
+type prepareDocument struct {
+	*plan.Plan
+	Changes []provision.Change `json:"changes,omitempty"`
 }

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
 	configv1 "github.com/openshift/api/config/v1"
 	"github.com/spf13/cobra"
@@ -167,7 +166,7 @@ func (o *UpgradeOptions) Run(ctx context.Context) error {
 	if o.Region == "" {
 		o.Region = clustercheck.ReadRegion(ctx, o.dyn)
 	}
-	c, id, err := connect(ctx, o.Profile, o.Region, "")
+	c, id, err := connect(ctx, o.Profile, o.Region)
 	if err != nil {
 		return err
 	}
@@ -185,7 +184,7 @@ func (o *UpgradeOptions) Run(ctx context.Context) error {
 		return err
 	}
 	if o.Apply && !report.Safe {
-		if report.Applied, err = o.apply(ctx, c, id, cluster, roles, sel.Requests); err != nil {
+		if report.Applied, err = o.apply(ctx, c, cluster, roles, sel.Requests); err != nil {
 			o.print(report)
 			return &ExitError{Code: 1, Err: fmt.Errorf("%w\nthe upgradeable-to annotation was not set", err)}
 		}
@@ -270,9 +269,10 @@ func (o *UpgradeOptions) readPrepared(ctx context.Context, live upgrade.Live, cl
 	return nil
 }
 
-// apply converges the roles with prepare's engine, then the Secrets; the
-// annotation waits for a check after it.
-func (o *UpgradeOptions) apply(ctx context.Context, c *provision.Clients, id provision.Identity, cluster clustercheck.ClusterFacts, roles map[string]*clustercheck.Role, target []credreq.Request) ([]plan.Change, error) {
+// apply converges the roles with prepare's engine against the cluster's
+// issuer and provider, then the Secrets; the annotation waits for a check
+// after it.
+func (o *UpgradeOptions) apply(ctx context.Context, c *provision.Clients, cluster clustercheck.ClusterFacts, roles map[string]*clustercheck.Role, target []credreq.Request) ([]provision.Change, error) {
 	name := o.Name
 	if name == "" {
 		name = ownerName(roles)
@@ -281,57 +281,22 @@ func (o *UpgradeOptions) apply(ctx context.Context, c *provision.Clients, id pro
 		return nil, errors.New("cannot tell which name oc sts prepare used (no role carries an ownership tag): give --name, or apply the changes listed by hand")
 	}
 	jwks, _ := json.Marshal(cluster.JWKS)
-	in := plan.Input{Name: name, AccountID: id.Account, Region: o.Region, Requests: target, JWKS: jwks, BucketHost: bucketHost(o.Region, name)}
-	host := strings.TrimPrefix(cluster.Issuer, "https://")
-	if strings.HasSuffix(host, ".cloudfront.net") || strings.HasSuffix(host, ".cloudfront.cn") {
-		d, err := provision.FindDistribution(ctx, c, name, host)
-		if err != nil || d == nil {
-			return nil, fmt.Errorf("no CloudFront distribution of %s serves %s: %v", name, cluster.Issuer, err)
-		}
-		in.IssuerKind, in.CloudFrontDomain, in.DistributionARN = plan.PrivateCloudFront, d.Domain, d.ARN
+	in := provision.Input{
+		Plan:   plan.Input{Name: name, Region: o.Region, Requests: target, JWKS: jwks, BucketHost: bucketHost(o.Region, name)},
+		Issuer: cluster.Issuer,
+		Only:   []provision.Resource{provision.RoleResource}, // the issuer, bucket and provider are prepare's
 	}
-	p, err := plan.Build(in)
+	res, err := provision.Converge(ctx, c, in, provision.Options{DryRun: o.DryRun, Prune: o.Prune}, terminalUI{in: o.In, errOut: o.ErrOut, yes: o.Yes})
 	if err != nil {
-		return nil, err
+		return nil, convergeError(ctx, err, "oc sts upgrade-check --apply")
 	}
-	if p.Issuer.URL != cluster.Issuer {
-		return nil, fmt.Errorf("the cluster's issuer %s is not the one oc sts prepare --name %s makes (%s): apply the changes listed by hand", cluster.Issuer, name, p.Issuer.URL)
-	}
-	observed, err := provision.Observe(ctx, c, p)
-	if err != nil {
-		return nil, err
-	}
-	all, err := provision.Diff(p, observed, o.Prune)
-	if err != nil {
-		return nil, err
-	}
-	var changes []plan.Change // the issuer, bucket and provider are prepare's: the upgrade changes roles only
-	for _, ch := range all {
-		if ch.Resource == plan.RoleResource {
-			changes = append(changes, ch)
-		}
-	}
-	printChanges(o.ErrOut, changes)
 	if o.DryRun {
-		return changes, nil
+		return res.Changes, nil
 	}
-	if len(changes) > 0 {
-		if err := checkPermissions(ctx, c, id, changes, o.ErrOut); err != nil {
-			return nil, err
-		}
-		if !o.Yes {
-			if err := confirm(o.In, o.ErrOut, fmt.Sprintf("Apply these %d changes to AWS account %s?", len(changes), id.Account)); err != nil {
-				return nil, err
-			}
-		}
-		if err := provision.Apply(ctx, c, p, observed, changes, progressTo(o.ErrOut)); err != nil {
-			return nil, applyError(ctx, err, "oc sts upgrade-check --apply")
-		}
-	}
-	if err := upgrade.EnsureSecrets(ctx, o.kube, p.Roles, progressTo(o.ErrOut)); err != nil {
+	if err := upgrade.EnsureSecrets(ctx, o.kube, res.Plan.Roles, progressTo(o.ErrOut)); err != nil {
 		return nil, applyError(ctx, err, "oc sts upgrade-check --apply")
 	}
-	return changes, nil
+	return res.Changes, nil
 }
 
 // ownerName is the name in the ownership tag of the cluster's roles.

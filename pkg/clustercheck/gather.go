@@ -225,10 +225,15 @@ func readRole(ctx context.Context, c awsread.IAM, roleARN string) (*Role, error)
 	return role, nil
 }
 
+// WebIdentity is the STS call a token exchange makes.
+type WebIdentity interface {
+	AssumeRoleWithWebIdentity(context.Context, *sts.AssumeRoleWithWebIdentityInput, ...func(*sts.Options)) (*sts.AssumeRoleWithWebIdentityOutput, error)
+}
+
 // ExchangeTokens gets a token of each request's first service account for
 // the openshift audience and trades it at STS for the Secret's role: what
 // the operator's pods do. Tokens and credentials are neither kept nor shown.
-func ExchangeTokens(ctx context.Context, kube kubernetes.Interface, stsClient *sts.Client, requests []Request) map[string]error {
+func ExchangeTokens(ctx context.Context, kube kubernetes.Interface, stsClient WebIdentity, requests []Request) map[string]error {
 	out := map[string]error{}
 	for _, r := range requests {
 		if r.Secret.RoleARN == "" || len(r.ServiceAccounts) == 0 {

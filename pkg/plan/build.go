@@ -54,7 +54,7 @@ func Build(in Input) (*Plan, error) {
 		host = in.CloudFrontDomain // "" until the distribution exists
 		p.Distribution = &Distribution{
 			CallerReference: bucket, Comment: "OIDC issuer of " + in.Name + " (oc sts)",
-			OriginDomain: in.BucketHost, OriginAccessControl: bucket + "-oac", CachePolicyID: cachingOptimized,
+			OriginDomain: in.BucketHost, OriginAccessControl: OACName(in.Name), CachePolicyID: cachingOptimized,
 			Tags: tags, Domain: in.CloudFrontDomain, ARN: in.DistributionARN,
 		}
 	}

@@ -37,9 +37,6 @@ type Plan struct {
 	Roles        []Role          `json:"roles"`
 	// Distribution serves a private issuer; nil for a public one.
 	Distribution *Distribution `json:"distribution,omitempty"`
-	// Changes are the differences from AWS found by an online run (what it
-	// applied, or with --dry-run would apply); empty offline.
-	Changes []Change `json:"changes,omitempty"`
 }
 
 // Issuer is the service-account issuer the cluster signs tokens for.

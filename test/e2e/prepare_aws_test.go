@@ -20,6 +20,7 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/oc-sts/oc-sts/pkg/plan"
+	"github.com/oc-sts/oc-sts/pkg/provision"
 	"github.com/oc-sts/oc-sts/pkg/statedir"
 	"github.com/oc-sts/oc-sts/test/awsworld"
 )
@@ -143,7 +144,10 @@ func TestPrepareRepairsDrift(t *testing.T) {
 	must(w.iam().PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: &p.Roles[3].Name, PolicyName: aws.String("extra"), PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}`)}))
 
 	dry := w.prepare(t, dir, crDir, "--tag", "team=platform", "--dry-run", "-o", "json")
-	var shown plan.Plan
+	var shown struct { // the plan, and the changes found
+		plan.Plan
+		Changes []provision.Change `json:"changes"`
+	}
 	if err := json.Unmarshal([]byte(dry.stdout), &shown); err != nil || len(shown.Changes) != 5 {
 		t.Fatalf("dry run should list 5 changes: %v %+v\n%s", err, shown.Changes, dry.stderr)
 	}

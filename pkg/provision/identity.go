@@ -3,7 +3,6 @@ package provision
 import (
 	"context"
 	"fmt"
-	"maps"
 	"slices"
 	"strings"
 
@@ -14,7 +13,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
 	"github.com/oc-sts/oc-sts/pkg/awsid"
-	"github.com/oc-sts/oc-sts/pkg/plan"
+)
+
+// Who the caller is, and what it may do.
+
+var (
+	stsWhoAmI   = reads("GetCallerIdentity", "sts:GetCallerIdentity")
+	iamSimulate = reads("SimulatePrincipalPolicy", "iam:SimulatePrincipalPolicy")
 )
 
 // Identity is who the AWS credentials are.
@@ -47,62 +52,54 @@ func WhoAmI(ctx context.Context, c *Clients, region string) (Identity, error) {
 	return id, nil
 }
 
-// RequiredActions are the IAM actions the changes need.
-func RequiredActions(changes []plan.Change) []string {
-	set := map[string]bool{}
-	for _, ch := range changes {
-		for _, a := range actionsFor(ch) {
-			set[a] = true
-		}
-	}
-	return slices.Sorted(maps.Keys(set))
+// permissions are what IAM's policy simulator said of some actions; ok is
+// false when it could not be asked (denied, the root user, an unknown
+// principal): a denied call then stops the run where it happens.
+type permissions struct {
+	ok      bool
+	allowed map[string]bool
 }
 
-// requiredActions are the IAM actions each kind of change makes.
-var requiredActions = map[plan.Resource]map[plan.Action][]string{
-	plan.BucketResource: {
-		plan.Create: {"s3:CreateBucket", "s3:PutBucketTagging", "s3:PutBucketPublicAccessBlock", "s3:PutBucketPolicy"},
-		plan.Update: {"s3:PutBucketTagging", "s3:PutBucketPublicAccessBlock", "s3:PutBucketPolicy"},
-		plan.Delete: {"s3:DeleteBucket"},
-	},
-	plan.ObjectResource: {plan.Create: {"s3:PutObject"}, plan.Update: {"s3:PutObject"}, plan.Delete: {"s3:DeleteObject"}},
-	plan.ProviderResource: {
-		plan.Create: {"iam:CreateOpenIDConnectProvider", "iam:TagOpenIDConnectProvider"},
-		plan.Update: {"iam:AddClientIDToOpenIDConnectProvider", "iam:TagOpenIDConnectProvider"},
-		plan.Delete: {"iam:DeleteOpenIDConnectProvider"},
-	},
-	plan.RoleResource: {
-		plan.Create: {"iam:CreateRole", "iam:TagRole", "iam:PutRolePolicy"},
-		plan.Update: {"iam:UpdateAssumeRolePolicy", "iam:PutRolePolicy", "iam:TagRole"},
-		plan.Delete: {"iam:DeleteRole", "iam:DeleteRolePolicy", "iam:DetachRolePolicy"},
-	},
-	plan.DistributionResource: {
-		plan.Create: {"cloudfront:CreateOriginAccessControl", "cloudfront:CreateDistributionWithTags"},
-		plan.Delete: {"cloudfront:UpdateDistribution", "cloudfront:DeleteDistribution", "cloudfront:DeleteOriginAccessControl"},
-	},
-}
-
-func actionsFor(ch plan.Change) []string { return requiredActions[ch.Resource][ch.Action] }
-
-// MissingPermissions asks IAM's policy simulator which actions the caller
-// may not perform. ok is false when the simulator cannot be used (denied,
-// the root user, an unknown principal): the caller then just proceeds.
-func MissingPermissions(ctx context.Context, c *Clients, id Identity, actions []string) (missing []string, ok bool) {
+// simulate asks IAM's policy simulator about actions for the caller.
+func simulate(ctx context.Context, c *Clients, id Identity, actions []string) permissions {
 	principal, ok := simulatorPrincipal(ctx, c, id)
-	if !ok || len(actions) == 0 {
-		return nil, ok
+	if !ok {
+		return permissions{}
+	}
+	p := permissions{ok: true, allowed: map[string]bool{}}
+	if len(actions) == 0 {
+		return p
 	}
 	out, err := c.IAM.SimulatePrincipalPolicy(ctx, &iam.SimulatePrincipalPolicyInput{PolicySourceArn: &principal, ActionNames: actions})
 	if err != nil {
-		return nil, false
+		return permissions{}
 	}
 	for _, r := range out.EvaluationResults {
-		if r.EvalDecision != iamtypes.PolicyEvaluationDecisionTypeAllowed {
-			missing = append(missing, aws.ToString(r.EvalActionName))
+		p.allowed[aws.ToString(r.EvalActionName)] = r.EvalDecision == iamtypes.PolicyEvaluationDecisionTypeAllowed
+	}
+	return p
+}
+
+// covers says whether every one of actions was asked about.
+func (p permissions) covers(actions []string) bool {
+	for _, a := range actions {
+		if _, asked := p.allowed[a]; !asked {
+			return false
 		}
 	}
-	slices.Sort(missing)
-	return missing, true
+	return p.ok
+}
+
+// missing are the actions the simulator did not allow, sorted.
+func (p permissions) missing(actions []string) []string {
+	var out []string
+	for _, a := range actions {
+		if !p.allowed[a] {
+			out = append(out, a)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // simulatorPrincipal maps the caller to the IAM user or role the simulator
