@@ -15,13 +15,6 @@ import (
 	"github.com/oc-sts/oc-sts/pkg/provision"
 )
 
-// awsFlags are the AWS options prepare and destroy share.
-type awsFlags struct {
-	Profile string
-	DryRun  bool
-	Yes     bool
-}
-
 // connect loads the AWS configuration and asks who the caller is: for the
 // commands that read AWS before they converge (upgrade-check) or only read.
 func connect(ctx context.Context, profile, region string) (*provision.Clients, provision.Identity, error) {

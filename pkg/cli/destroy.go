@@ -25,6 +25,7 @@ type DestroyOptions struct {
 	Output   string
 	Wait     time.Duration
 	awsFlags
+	changeFlags
 	locks localDirs
 	genericiooptions.IOStreams
 }
@@ -56,9 +57,8 @@ any deletion fails; running it again finishes the job.`,
 	f.StringVar(&o.Dir, "dir", "", "An install dir oc sts prepared: the name, region and role path are read from its state dir.")
 	f.StringVar(&o.StateDir, "state-dir", "", "The state dir (default <dir>/"+statedir.DirName+").")
 	f.StringVar(&o.RolePath, "role-path", "", "IAM path the roles were created under (default: the plan's, else /).")
-	f.StringVar(&o.Profile, "profile", "", "AWS shared-config profile.")
-	f.BoolVar(&o.DryRun, "dry-run", false, "List what would be deleted and stop.")
-	f.BoolVarP(&o.Yes, "yes", "y", false, "Delete without asking (required when stdin is not a terminal).")
+	o.awsFlags.Bind(cmd)
+	o.changeFlags.Bind(cmd)
 	f.DurationVar(&o.Wait, "wait-timeout", 30*time.Minute, "How long to wait for a CloudFront distribution to be disabled before it can be deleted.")
 	addOutputFlag(cmd, &o.Output)
 	return cmd

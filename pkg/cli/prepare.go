@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -12,7 +11,6 @@ import (
 
 	"github.com/oc-sts/oc-sts/pkg/atomicfs"
 	"github.com/oc-sts/oc-sts/pkg/credreq"
-	"github.com/oc-sts/oc-sts/pkg/installdir"
 	"github.com/oc-sts/oc-sts/pkg/oidckeys"
 	"github.com/oc-sts/oc-sts/pkg/plan"
 	"github.com/oc-sts/oc-sts/pkg/provision"
@@ -58,10 +56,11 @@ type PrepareOptions struct {
 	ReplacePublishedKeys   bool
 	WaitTimeout            time.Duration
 	awsFlags
+	changeFlags
 	hiveFlags
 
-	installDir *installdir.Dir
-	locks      localDirs
+	target target
+	locks  localDirs
 	genericiooptions.IOStreams
 }
 
@@ -95,7 +94,7 @@ An existing signer key is always reused. Every write is atomic.`,
 	f.StringVar(&o.Dir, "dir", o.Dir, "The openshift-install directory (with install-config.yaml).")
 	f.StringVar(&o.StateDir, "state-dir", "", "Where oc sts keeps the signer key pair, plan.json and the aws CLI script (default <dir>/"+statedir.DirName+"; with --hive $XDG_STATE_HOME/oc-sts/<name>).")
 	f.StringVar(&o.CredentialsRequestsDir, "credentials-requests-dir", "", "A directory of release manifests holding CredentialsRequests (oc adm release extract --credentials-requests).")
-	f.StringVar(&o.ReleaseImage, "release-image", "", "Read the CredentialsRequests from this release image (default: $"+releaseimage.OverrideEnv+", `openshift-install version`, then the installer's state file).")
+	f.StringVar(&o.ReleaseImage, "release-image", "", "Read the CredentialsRequests from this release image (default: $"+releaseimage.OverrideEnv+", what 'openshift-install version' prints, then the installer's state file).")
 	f.StringVarP(&o.RegistryConfig, "registry-config", "a", "", "Pull secret file for the release image, tried before $REGISTRY_AUTH_FILE, the install-config pullSecret and the docker/podman defaults.")
 	f.BoolVar(&o.Insecure, "insecure", false, "Allow a plain-HTTP or unverified-TLS registry for the release image.")
 	f.BoolVar(&o.Offline, "offline", false, "Make no AWS call: write the plan and an aws CLI script instead of creating AWS resources (a --release-image is still pulled).")
@@ -107,41 +106,27 @@ An existing signer key is always reused. Every write is atomic.`,
 	f.BoolVar(&o.PrivateBucket, "private-bucket", false, "Serve the issuer from a private S3 bucket through CloudFront.")
 	f.StringToStringVar(&o.Tags, "tag", nil, "Extra AWS tag KEY=VALUE on every resource (repeatable).")
 	f.BoolVarP(&o.Verbose, "verbose", "v", false, "List every CredentialsRequest found, included or not, and why.")
-	f.StringVar(&o.Profile, "profile", "", "AWS shared-config profile (default: $AWS_PROFILE, then the default credential chain).")
-	f.BoolVar(&o.DryRun, "dry-run", false, "Show the changes AWS needs and stop: nothing is created and the install dir is not written.")
-	f.BoolVarP(&o.Yes, "yes", "y", false, "Apply the changes without asking (required when stdin is not a terminal).")
 	f.DurationVar(&o.WaitTimeout, "wait-timeout", 20*time.Minute, "With --private-bucket, how long to wait for the CloudFront distribution to deploy.")
 	f.BoolVar(&o.Prune, "prune", false, "Also delete the roles oc sts created for CredentialsRequests this release no longer has.")
 	f.BoolVar(&o.ReplacePublishedKeys, "replace-published-keys", false, "Replace the issuer's published keys.json even though it holds signer keys this run's key is not: every token they signed, a running cluster's included, is then rejected.")
-	o.hiveFlags.add(cmd)
+	o.awsFlags.Bind(cmd)
+	o.changeFlags.Bind(cmd)
 	addOutputFlag(cmd, &o.Output)
+	o.hiveFlags.Bind(cmd)
 	cmd.MarkFlagDirname("dir")
 	cmd.MarkFlagDirname("state-dir")
 	cmd.MarkFlagDirname("credentials-requests-dir")
 	return cmd
 }
 
-// Complete locks the install dir and state dir, reads the install dir and
-// fills in defaults from it.
+// Complete chooses the target (an install dir, or a Hive hub), takes its
+// directories and fills in defaults from it.
 func (o *PrepareOptions) Complete() error {
+	o.target = &installDirTarget{}
 	if o.Hive {
-		return o.completeHive()
+		o.target = &hiveTarget{hiveFlags: &o.hiveFlags}
 	}
-	if err := o.lockDirs(); err != nil {
-		return err
-	}
-	d, err := installdir.Open(o.Dir)
-	if err != nil {
-		return err
-	}
-	o.installDir = d
-	if o.Name == "" {
-		o.Name = d.Config.ClusterName
-	}
-	if o.Region == "" {
-		o.Region = d.Config.Region
-	}
-	return nil
+	return o.target.complete(o)
 }
 
 // Close releases the directories.
@@ -152,12 +137,8 @@ func (o *PrepareOptions) Validate() error {
 	if err := validateOutput(o.Output); err != nil {
 		return err
 	}
-	if o.Hive {
-		if err := o.validateHive(); err != nil {
-			return err
-		}
-	} else if o.Region != o.installDir.Config.Region {
-		return fmt.Errorf("--region %s differs from platform.aws.region %s in %s: the issuer must be in the cluster's region", o.Region, o.installDir.Config.Region, o.installDir.Config.File)
+	if err := o.target.validate(o); err != nil {
+		return err
 	}
 	switch {
 	case o.ReleaseImage != "" && o.CredentialsRequestsDir != "":
@@ -179,7 +160,7 @@ func (o *PrepareOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	settings := o.installConfig().Inclusion
+	settings := o.target.installConfig().Inclusion
 	settings.MajorVersion = major
 	settings.Release, settings.ReleaseName = files, "the release image"
 	if o.CredentialsRequestsDir != "" {
@@ -223,42 +204,29 @@ func (o *PrepareOptions) Run(ctx context.Context) error {
 	return o.write(ctx, p, nil, signer)
 }
 
-// write puts the state dir and the install dir in place, all or nothing.
+// write puts the state dir and the target's files in place, all or
+// nothing, then has the target report.
 func (o *PrepareOptions) write(ctx context.Context, p *plan.Plan, changes []provision.Change, signer *oidckeys.Signer) error {
-	if o.Hive {
-		return o.writeHive(ctx, p, signer)
-	}
-	stateFiles, err := statedir.Files(o.StateDir, p, signer)
+	files, err := o.files(p, signer)
 	if err != nil {
 		return err
 	}
 	// The state dir first: the signer key is kept before the installer can see it.
-	changed, err := atomicfs.Write(ctx, o.StateDir, append(stateFiles, o.installDir.Files(p, signer)...))
+	changed, err := atomicfs.Write(ctx, o.StateDir, files)
 	if err != nil {
 		return writeError(err)
 	}
-	if o.Output != "" {
-		return printObject(o.Out, o.Output, prepareDocument{Plan: p, Changes: changes})
-	}
-	return o.summary(p, signer, changed)
+	return o.target.report(ctx, o, p, changes, signer, changed)
 }
 
-func (o *PrepareOptions) summary(p *plan.Plan, signer *oidckeys.Signer, changed []string) error {
-	w := o.Out
-	fmt.Fprintf(w, "Prepared %s for AWS STS (%d CredentialsRequests; %s; %d files changed).\n", o.Dir, len(p.Roles), keyNote(signer), len(changed))
-	fmt.Fprintf(w, "  issuer:        %s\n  OIDC provider: %s\n", p.Issuer.URL, p.OIDCProvider.ARN)
-	for _, r := range p.Roles {
-		fmt.Fprintf(w, "  role:          %s  (%s/%s)\n", r.ARN, r.CredentialsRequest.SecretNamespace, r.CredentialsRequest.SecretName)
+// files are the state dir's and the target's files for p.
+func (o *PrepareOptions) files(p *plan.Plan, signer *oidckeys.Signer) ([]atomicfs.File, error) {
+	files, err := statedir.Files(o.StateDir, p, signer)
+	if err != nil {
+		return nil, err
 	}
-	if !o.Offline {
-		fmt.Fprintf(w, "\nAWS account %s matches the plan (%s).\nNext:\n  openshift-install create cluster --dir %s\n  oc sts verify --token-exchange   # once the cluster is up\n",
-			p.AccountID, filepath.Join(o.StateDir, statedir.PlanFile), o.Dir)
-		return nil
-	}
-	script := filepath.Join(o.StateDir, statedir.AWSDir, plan.ScriptName)
-	fmt.Fprintf(w, "\nNext:\n  1. Have an admin of account %s run %s (plan: %s)\n  2. openshift-install create cluster --dir %s\n",
-		p.AccountID, script, filepath.Join(o.StateDir, statedir.PlanFile), o.Dir)
-	return nil
+	more, err := o.target.files(p, signer)
+	return append(files, more...), err
 }
 
 // runOnline makes AWS match the plan (provision.Converge: observe, show,

@@ -52,6 +52,7 @@ func NewRootCmd(streams genericiooptions.IOStreams) *cobra.Command {
 	cmd.SetIn(streams.In)
 	cmd.SetOut(streams.Out)
 	cmd.SetErr(streams.ErrOut)
+	withFlagGroups(cmd)
 	cmd.AddCommand(
 		NewPrepareCmd(streams),
 		NewVerifyCmd(streams),

@@ -41,6 +41,7 @@ type UpgradeOptions struct {
 	Output                        string
 	Verbose                       bool
 	awsFlags
+	changeFlags
 
 	kube kubernetes.Interface
 	dyn  dynamic.Interface
@@ -87,12 +88,11 @@ Manual-mode cluster needs before a minor upgrade.`,
 	f.StringVarP(&o.RegistryConfig, "registry-config", "a", "", "Pull secret for the release image (default: $REGISTRY_AUTH_FILE, the cluster's pull secret, docker/podman defaults).")
 	f.BoolVar(&o.Insecure, "insecure", false, "Allow a plain-HTTP or unverified-TLS registry.")
 	f.BoolVar(&o.Apply, "apply", false, "Make the changes, check again, then set the upgradeable-to annotation.")
-	f.BoolVar(&o.DryRun, "dry-run", false, "With --apply: show the exact AWS changes and stop.")
-	f.BoolVarP(&o.Yes, "yes", "y", false, "Apply without asking (required when stdin is not a terminal).")
 	f.BoolVar(&o.Prune, "prune", false, "With --apply: delete oc sts roles of CredentialsRequests the target no longer has.")
 	f.StringVar(&o.Name, "name", "", "The name prepare used (default: from the roles' ownership tags).")
 	f.StringVar(&o.Region, "region", "", "AWS region (default: the cluster's Infrastructure).")
-	f.StringVar(&o.Profile, "profile", "", "AWS shared-config profile.")
+	o.awsFlags.Bind(cmd)
+	o.changeFlags.Bind(cmd) // with --apply
 	f.BoolVarP(&o.Verbose, "verbose", "v", false, "List every CredentialsRequest of the target, included or not and why, and what decided each feature gate and capability.")
 	addOutputFlag(cmd, &o.Output)
 	return cmd

@@ -23,8 +23,8 @@ type VerifyOptions struct {
 	ConfigFlags   *genericclioptions.ConfigFlags
 	TokenExchange bool
 	Region        string
-	Profile       string
 	Output        string
+	awsFlags
 
 	kube kubernetes.Interface
 	dyn  dynamic.Interface
@@ -58,7 +58,7 @@ nothing; it exits 0 only when no check FAILs.`,
 	o.ConfigFlags.AddFlags(cmd.Flags())
 	cmd.Flags().BoolVar(&o.TokenExchange, "token-exchange", false, "Also exchange a service-account token for each role at STS.")
 	cmd.Flags().StringVar(&o.Region, "region", "", "AWS region (default: the cluster's Infrastructure, then the AWS configuration).")
-	cmd.Flags().StringVar(&o.Profile, "profile", "", "AWS shared-config profile.")
+	o.awsFlags.Bind(cmd)
 	addOutputFlag(cmd, &o.Output)
 	return cmd
 }
