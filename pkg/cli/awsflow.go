@@ -42,16 +42,25 @@ func bucketHost(region, name string) string {
 	return host
 }
 
-// terminalUI is what provision.Converge shows and asks, on stderr and stdin.
+// terminalUI is what provision.Converge shows and asks: progress and
+// questions on stderr and stdin, the changes on plan (stdout for a human
+// dry run, whose result they are; else stderr).
 type terminalUI struct {
 	in     io.Reader
 	errOut io.Writer
-	yes    bool // --yes: confirmed
+	plan   io.Writer // nil: errOut
+	yes    bool      // --yes: confirmed
 }
 
 func (u terminalUI) Progress(format string, args ...any) { fmt.Fprintf(u.errOut, format+"\n", args...) }
 
-func (u terminalUI) Changes(p provision.Preview) { printChanges(u.errOut, p.Changes) }
+func (u terminalUI) Changes(p provision.Preview) {
+	w := u.plan
+	if w == nil {
+		w = u.errOut
+	}
+	printChanges(w, p.Changes)
+}
 
 func (u terminalUI) Confirm(question string) error {
 	if u.yes {
@@ -70,6 +79,11 @@ func printChanges(w io.Writer, changes []provision.Change) {
 	for _, ch := range changes {
 		counts[ch.Action]++
 		fmt.Fprintln(w, changeLine(ch))
+		for _, d := range ch.Details {
+			for _, l := range d.Lines() {
+				fmt.Fprintln(w, "      "+l)
+			}
+		}
 	}
 	fmt.Fprintf(w, "Plan: %d to create, %d to update, %d to delete.\n", counts[provision.Create], counts[provision.Update], counts[provision.Delete])
 }

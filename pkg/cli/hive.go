@@ -95,8 +95,6 @@ func (t *hiveTarget) validate(o *PrepareOptions) error {
 		return errors.New("--hive writes no install dir: drop --dir")
 	case t.ClusterDeployment != "" && !t.ApplyToHub:
 		return errors.New("--cluster-deployment goes with --apply-to-hub")
-	case o.PrivateBucket && o.Offline:
-		return errors.New("--private-bucket cannot be combined with --offline")
 	}
 	return nil
 }
@@ -109,7 +107,12 @@ func (t *hiveTarget) release(context.Context) (releaseimage.Found, error) {
 }
 
 func (t *hiveTarget) keyFiles() []string { return nil }
-func (t *hiveTarget) dirs() []string     { return nil }
+
+func (t *hiveTarget) rerunArgs(o *PrepareOptions) ([]string, string) {
+	dir, _ := statedir.UserDefault(o.Name)
+	return []string{"--hive", "--name", o.Name, "--region", o.Region}, dir
+}
+func (t *hiveTarget) dirs() []string { return nil }
 
 func (t *hiveTarget) objectsFile() string { return filepath.Join(t.stateDir, hiveDir, "objects.yaml") }
 func (t *hiveTarget) patchFile() string {

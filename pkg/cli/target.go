@@ -9,6 +9,7 @@ import (
 
 	"github.com/oc-sts/oc-sts/pkg/atomicfs"
 	"github.com/oc-sts/oc-sts/pkg/dirlock"
+	"github.com/oc-sts/oc-sts/pkg/handoff"
 	"github.com/oc-sts/oc-sts/pkg/installconfig"
 	"github.com/oc-sts/oc-sts/pkg/installdir"
 	"github.com/oc-sts/oc-sts/pkg/oidckeys"
@@ -38,6 +39,9 @@ type target interface {
 	// report applies what it must once the files are written, then prints
 	// the result (-o) or the summary and the next step.
 	report(ctx context.Context, o *PrepareOptions, p *plan.Plan, changes []provision.Change, signer *oidckeys.Signer, changed []string) error
+	// rerunArgs are the flags a printed re-run of prepare names the target
+	// with, and the state dir it defaults to.
+	rerunArgs(o *PrepareOptions) (args []string, defaultStateDir string)
 }
 
 // installDirTarget is an openshift-install directory.
@@ -116,8 +120,17 @@ func (t *installDirTarget) report(_ context.Context, o *PrepareOptions, p *plan.
 			p.AccountID, filepath.Join(o.StateDir, statedir.PlanFile), o.Dir)
 		return nil
 	}
-	script := filepath.Join(o.StateDir, statedir.AWSDir, plan.ScriptName)
-	fmt.Fprintf(w, "\nNext:\n  1. Have an admin of account %s run %s (plan: %s)\n  2. openshift-install create cluster --dir %s\n",
-		p.AccountID, script, filepath.Join(o.StateDir, statedir.PlanFile), o.Dir)
+	o.offlineNext(p)
+	fmt.Fprintf(w, "  3. openshift-install create cluster --dir %s\n", handoff.Quote(o.Dir))
 	return nil
+}
+
+// rerunArgs are the flags that name this install dir again, and the state
+// dir a re-run defaults to.
+func (t *installDirTarget) rerunArgs(o *PrepareOptions) ([]string, string) {
+	args := []string{"--dir", o.Dir}
+	if o.Name != t.dir.Config.ClusterName {
+		args = append(args, "--name", o.Name)
+	}
+	return args, statedir.Default(o.Dir)
 }

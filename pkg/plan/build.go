@@ -35,9 +35,6 @@ type Input struct {
 	Tags                map[string]string
 }
 
-// cachingOptimized is CloudFront's managed cache policy of that name.
-const cachingOptimized = "658327ea-f89d-4fab-a63d-7e88639e58f6"
-
 // Build computes the plan, or explains every input problem at once.
 func Build(in Input) (*Plan, error) {
 	if err := validateInput(&in); err != nil {
@@ -53,8 +50,8 @@ func Build(in Input) (*Plan, error) {
 	if private {
 		host = in.CloudFrontDomain // "" until the distribution exists
 		p.Distribution = &Distribution{
-			CallerReference: bucket, Comment: "OIDC issuer of " + in.Name + " (oc sts)",
-			OriginDomain: in.BucketHost, OriginAccessControl: OACName(in.Name), CachePolicyID: cachingOptimized,
+			CallerReference: bucket, Comment: DistributionComment(in.Name),
+			OriginDomain: in.BucketHost, OriginAccessControl: OACName(in.Name), CachePolicyID: CachingOptimizedPolicyID,
 			Tags: tags, Domain: in.CloudFrontDomain, ARN: in.DistributionARN,
 		}
 	}

@@ -28,10 +28,6 @@ var (
 // BucketName is the S3 bucket holding the discovery documents of name.
 func BucketName(name string) string { return name + bucketSuffix }
 
-// OACName is the CloudFront origin access control of name's private
-// issuer (OACs carry no tags: it is found by this name).
-func OACName(name string) string { return BucketName(name) + "-oac" }
-
 // ValidateName checks the name that prefixes every AWS resource (an S3
 // bucket name among them).
 func ValidateName(name string) error {

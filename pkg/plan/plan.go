@@ -5,6 +5,7 @@ package plan
 
 import (
 	"encoding/json"
+	"fmt"
 
 	"github.com/oc-sts/oc-sts/pkg/awsid"
 )
@@ -130,6 +131,12 @@ type Role struct {
 	Policy              json.RawMessage `json:"policy"`
 	Tags                []Tag           `json:"tags"`
 	CredentialsRequest  RequestRef      `json:"credentialsRequest"`
+}
+
+// Description is what IAM shows for the role: the Secret it serves.
+func (r Role) Description() string {
+	ref := r.CredentialsRequest
+	return fmt.Sprintf("OpenShift %s/%s (CredentialsRequest %s), managed by oc sts", ref.SecretNamespace, ref.SecretName, ref.Name)
 }
 
 // RequestRef names the CredentialsRequest a role serves and the Secret it needs.

@@ -234,19 +234,25 @@ func diffBucket(p *plan.Plan, o *Observed) (*Change, error) {
 		}
 	}
 	var fields []string
-	if !hasTags(b.Tags, want.Tags) {
+	var details []FieldDiff
+	if tags := tagDiffs(b.Tags, want.Tags); tags != nil {
 		fields = append(fields, FieldTags)
+		details = append(details, tags...)
 	}
 	if b.Block != want.PublicAccessBlock {
 		fields = append(fields, FieldPublicAccessBlock)
+		details = append(details, valueDiff(FieldPublicAccessBlock, blockWords(b.Block), blockWords(want.PublicAccessBlock)))
 	}
 	if want.Policy == nil || !SamePolicy(b.Policy, string(want.Policy)) { // nil: names a distribution known after apply
 		fields = append(fields, FieldBucketPolicy)
+		if want.Policy != nil {
+			details = append(details, policyDiff(FieldBucketPolicy, b.Policy, string(want.Policy)))
+		}
 	}
 	if fields == nil {
 		return nil, nil
 	}
-	return &Change{Resource: BucketResource, Name: want.Name, Action: Update, Fields: fields, delta: d}, nil
+	return &Change{Resource: BucketResource, Name: want.Name, Action: Update, Fields: fields, Details: details, delta: d}, nil
 }
 
 // notCrashLeftover says why an untagged bucket of the plan's name (in our

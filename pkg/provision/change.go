@@ -54,6 +54,8 @@ type Change struct {
 	Action   Action   `json:"action"`
 	// Fields name what differs, for updates: trust-policy, policy, tags, ...
 	Fields []string `json:"fields,omitempty"`
+	// Details say what differs in each field (see FieldDiff), for updates.
+	Details []FieldDiff `json:"details,omitempty"`
 
 	delta delta
 }

@@ -123,11 +123,11 @@ func (d *distributionDelta) steps(a *applier, ch *Change) {
 				Comment:         aws.String(want.Comment),
 				Enabled:         aws.Bool(true),
 				Origins: &cftypes.Origins{Quantity: aws.Int32(1), Items: []cftypes.Origin{{
-					Id: aws.String("oidc"), DomainName: aws.String(want.OriginDomain), OriginAccessControlId: &oac,
+					Id: aws.String(plan.DistributionOriginID), DomainName: aws.String(want.OriginDomain), OriginAccessControlId: &oac,
 					S3OriginConfig: &cftypes.S3OriginConfig{OriginAccessIdentity: aws.String("")},
 				}}},
 				DefaultCacheBehavior: &cftypes.DefaultCacheBehavior{
-					TargetOriginId: aws.String("oidc"), ViewerProtocolPolicy: cftypes.ViewerProtocolPolicyHttpsOnly, CachePolicyId: aws.String(want.CachePolicyID),
+					TargetOriginId: aws.String(plan.DistributionOriginID), ViewerProtocolPolicy: cftypes.ViewerProtocolPolicyHttpsOnly, CachePolicyId: aws.String(want.CachePolicyID),
 				},
 			},
 		}})
@@ -156,7 +156,7 @@ func ensureOAC(ctx context.Context, c *Clients, name, owner string, progress Pro
 	out, err := c.CloudFront.CreateOriginAccessControl(ctx, &cloudfront.CreateOriginAccessControlInput{OriginAccessControlConfig: &cftypes.OriginAccessControlConfig{
 		Name: aws.String(name), OriginAccessControlOriginType: cftypes.OriginAccessControlOriginTypesS3,
 		SigningBehavior: cftypes.OriginAccessControlSigningBehaviorsAlways, SigningProtocol: cftypes.OriginAccessControlSigningProtocolsSigv4,
-		Description: aws.String("oc sts " + owner),
+		Description: aws.String(plan.OACDescription(owner)),
 	}})
 	if err != nil {
 		return "", stepError("creating the origin access control", err)

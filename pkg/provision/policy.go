@@ -4,18 +4,7 @@ import (
 	"encoding/json"
 	"reflect"
 	"sort"
-
-	"github.com/oc-sts/oc-sts/pkg/plan"
 )
-
-func hasTags(have map[string]string, want []plan.Tag) bool {
-	for _, t := range want {
-		if v, ok := have[t.Key]; !ok || v != t.Value {
-			return false
-		}
-	}
-	return true
-}
 
 // SamePolicy compares two policy documents as AWS means them: key order,
 // whitespace, the order of string lists and a lone string versus a

@@ -59,16 +59,19 @@ func diffProvider(p *plan.Plan, o *Observed) (*Change, error) {
 		return nil, nil
 	}
 	var fields []string
+	var details []FieldDiff
 	if !hasAll(pr.ClientIDs, want.ClientIDs) {
 		fields = append(fields, FieldClientIDs)
+		details = append(details, valueDiff(FieldClientIDs, strings.Join(pr.ClientIDs, ","), strings.Join(want.ClientIDs, ",")))
 	}
-	if !hasTags(pr.Tags, want.Tags) {
+	if tags := tagDiffs(pr.Tags, want.Tags); tags != nil {
 		fields = append(fields, FieldTags)
+		details = append(details, tags...)
 	}
 	if fields == nil {
 		return nil, nil
 	}
-	return &Change{Resource: ProviderResource, Name: name, Action: Update, Fields: fields, delta: d}, nil
+	return &Change{Resource: ProviderResource, Name: name, Action: Update, Fields: fields, Details: details, delta: d}, nil
 }
 
 // steps: a new provider is made with its tags in one call; the roles wait

@@ -163,8 +163,8 @@ func diffRoles(p *plan.Plan, o *Observed, prune bool) ([]Change, []error) {
 		case !awsid.Owned(have.Tags, p.Name):
 			conflicts = append(conflicts, fmt.Errorf("the IAM role %s exists without the tag %s=%s: it is not oc sts's; delete or rename it, or choose another --name", want.Name, awsid.OwnershipTagKey(p.Name), awsid.OwnedValue))
 		default:
-			if fields := roleDrift(want, have); fields != nil {
-				changes = append(changes, Change{Resource: RoleResource, Name: want.Name, Action: Update, Fields: fields, delta: &roleDelta{want: want, have: &have}})
+			if fields, details := roleDrift(want, have); fields != nil {
+				changes = append(changes, Change{Resource: RoleResource, Name: want.Name, Action: Update, Fields: fields, Details: details, delta: &roleDelta{want: want, have: &have}})
 			}
 		}
 	}
@@ -193,27 +193,51 @@ func Stale(p *plan.Plan, o *Observed) []string {
 	return out
 }
 
-func roleDrift(want *plan.Role, have RoleState) []string {
+// roleDrift names the fields of have that differ from want, and what
+// differs in each.
+func roleDrift(want *plan.Role, have RoleState) ([]string, []FieldDiff) {
 	var fields []string
+	var details []FieldDiff
 	if have.Path != want.Path {
-		return []string{FieldPath} // a path cannot change: the role is re-created
+		// a path cannot change: the role is re-created
+		return []string{FieldPath}, []FieldDiff{valueDiff(FieldPath, have.Path, want.Path)}
 	}
 	if want.TrustPolicy == nil || !SamePolicy(have.Trust, string(want.TrustPolicy)) { // nil: names a provider known after apply
 		fields = append(fields, FieldTrustPolicy)
+		if want.TrustPolicy != nil {
+			details = append(details, policyDiff(FieldTrustPolicy, have.Trust, string(want.TrustPolicy)))
+		}
 	}
 	if !SamePolicy(have.Inline[want.PolicyName], string(want.Policy)) {
 		fields = append(fields, FieldPolicy)
+		details = append(details, policyDiff(FieldPolicy, have.Inline[want.PolicyName], string(want.Policy)))
 	}
-	if len(have.Attached) > 0 || len(have.Inline) > 1 || len(have.Inline) == 1 && have.Inline[want.PolicyName] == "" {
+	if extra := extraPolicies(want, have); extra != nil {
 		fields = append(fields, FieldExtraPolicies)
+		details = append(details, FieldDiff{Field: FieldExtraPolicies, Removed: extra})
 	}
 	if have.Boundary != want.PermissionsBoundary {
 		fields = append(fields, FieldPermissionsBoundary)
+		details = append(details, valueDiff(FieldPermissionsBoundary, have.Boundary, want.PermissionsBoundary))
 	}
-	if !hasTags(have.Tags, want.Tags) {
+	if tags := tagDiffs(have.Tags, want.Tags); tags != nil {
 		fields = append(fields, FieldTags)
+		details = append(details, tags...)
 	}
-	return fields
+	return fields, details
+}
+
+// extraPolicies are the policies of have the plan's role does not have:
+// attached managed policies (by ARN) and other inline ones (by name), sorted.
+func extraPolicies(want *plan.Role, have RoleState) []string {
+	out := slices.Clone(have.Attached)
+	for name := range have.Inline {
+		if name != want.PolicyName {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // steps: a role is created with its trust, tags and boundary in one call
@@ -264,7 +288,7 @@ func (d *roleDelta) create(a *applier, after *step) *step {
 	return a.g.call(create, func(ctx context.Context) error {
 		in := &iam.CreateRoleInput{
 			RoleName: &r.Name, Path: &r.Path, AssumeRolePolicyDocument: aws.String(string(r.TrustPolicy)), Tags: iamTagList(r.Tags),
-			Description: aws.String(fmt.Sprintf("OpenShift %s/%s (CredentialsRequest %s), managed by oc sts", r.CredentialsRequest.SecretNamespace, r.CredentialsRequest.SecretName, r.CredentialsRequest.Name)),
+			Description: aws.String(r.Description()),
 		}
 		if r.PermissionsBoundary != "" {
 			in.PermissionsBoundary = &r.PermissionsBoundary
