@@ -6,12 +6,15 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo deve
 LDFLAGS := -X github.com/oc-sts/oc-sts/pkg/cli.Version=$(VERSION)
 DEMO_DIR ?= $(CURDIR)/bin/demo
 FUZZTIME ?= 20s
+BENCH_LATENCY ?= 200ms
 PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
 KUBE_APISERVER := bin/tools/kube-apiserver
 CCO_UPGRADEABLE := bin/tools/cco-upgradeable
+OPENSHIFT_INSTALL := bin/tools/openshift-install
+INSTALLER_MOD := github.com/openshift/installer
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: build demo test vet fuzz bench dist clean aws-world test-tools etcd
+.PHONY: build demo test test-short vet fuzz bench dist clean aws-world test-tools etcd
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/oc-sts ./cmd/oc-sts
@@ -20,7 +23,7 @@ build:
 # CredentialsRequests: no AWS account, no network.
 demo: build
 	rm -rf $(DEMO_DIR) && mkdir -p $(DEMO_DIR) && cp -r examples/install-dir/. $(DEMO_DIR)/
-	bin/oc-sts prepare --dir $(DEMO_DIR) --offline --account-id 123456789012 \
+	bin/oc-sts prepare --dir $(DEMO_DIR) --no-installer --offline --account-id 123456789012 \
 	  --credentials-requests-dir test/testdata/credentialsrequests/4.16 -v
 	@echo; echo "Look at $(DEMO_DIR): install-config.yaml, manifests/, tls/, .oc-sts/aws/ (cloudformation.yaml, apply.sh)"
 
@@ -35,21 +38,28 @@ test: vet test-tools
 	$(GO) test -count=1 -timeout 30m ./... # e2e runs the aws CLI scripts ~200 times: past go test's 10m on a loaded machine
 	cd test/oracle && $(GO) vet ./... && $(GO) test -count=1 ./...
 
+# The fast tier: unit tests, fakes and golden files; no moto, etcd,
+# kube-apiserver, installer or oc-sts binary (those tests skip under -short).
+test-short:
+	$(GO) test -short -count=1 ./...
+
 # The AWS test world as a program (moto_server behind the gate), for scripts.
 aws-world:
 	$(GO) build -o bin/aws-world ./test/cmd/aws-world
 
 # prepare, a converged re-run and destroy on the AWS test world with
-# BENCH_LATENCY (default 50ms) per call: wall time, calls, critical path;
+# BENCH_LATENCY (default 200ms) per call: wall time, calls, the serial round
+# trips the latency added against the critical path (the dependency chain);
 # and the heap a 256 MiB release manifest costs (B/op: bounded, not 256 MiB).
 bench:
-	$(GO) test ./test/e2e -run '^$$' -bench BenchmarkAWS -benchtime 1x
+	BENCH_LATENCY=$(BENCH_LATENCY) $(GO) test ./test/e2e -run '^$$' -bench BenchmarkAWS -benchtime 1x
 	$(GO) test ./pkg/releaseimage -run '^$$' -bench BenchmarkScanHugeManifest -benchtime 3x
 
-# What the verify and upgrade-check tests run: etcd (Debian's etcd-server), a
-# real kube-apiserver built from k8s.io/kubernetes, and the
-# cloud-credential-operator's Upgradeable check (each its own module, pinned).
-test-tools: etcd $(KUBE_APISERVER) $(CCO_UPGRADEABLE)
+# What the tests run: etcd (Debian's etcd-server), a real kube-apiserver built
+# from k8s.io/kubernetes and the cloud-credential-operator's Upgradeable check
+# for verify and upgrade-check, and the real openshift-install for what it
+# makes of a prepared dir (each its own module, pinned).
+test-tools: etcd $(KUBE_APISERVER) $(CCO_UPGRADEABLE) $(OPENSHIFT_INSTALL)
 
 etcd:
 	@command -v etcd >/dev/null || test -x /usr/bin/etcd || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq etcd-server; }
@@ -59,6 +69,23 @@ $(KUBE_APISERVER): test/tools/kube-apiserver/go.mod test/tools/kube-apiserver/go
 
 $(CCO_UPGRADEABLE): test/tools/cco-upgradeable/go.mod test/tools/cco-upgradeable/go.sum test/tools/cco-upgradeable/main.go
 	cd test/tools/cco-upgradeable && $(GO) build -o $(CURDIR)/$@ .
+
+# The installer module at the version test/tools/openshift-install pins
+# (go.sum checks its hash on download), built as its own main module so its
+# replace directives apply (its vendor/ holds only modules.txt), with its
+# data embedded as a release build does. -trimpath keeps the build cache
+# valid across the temporary source dirs; -s -w spares linking debug data.
+$(OPENSHIFT_INSTALL): test/tools/openshift-install/go.mod test/tools/openshift-install/go.sum
+	@set -eu; cd test/tools/openshift-install; \
+	$(GO) mod download $(INSTALLER_MOD); \
+	src=$$($(GO) list -m -f '{{.Dir}}' $(INSTALLER_MOD)); ver=$$($(GO) list -m -f '{{.Version}}' $(INSTALLER_MOD)); \
+	tmp=$$(mktemp -d); trap 'chmod -R u+w "$$tmp"; rm -rf "$$tmp"' EXIT; \
+	cp -R "$$src/." "$$tmp"; chmod -R u+w "$$tmp"; rm -rf "$$tmp/vendor"; cd "$$tmp"; \
+	echo "building openshift-install $$ver from $(INSTALLER_MOD) (once; cached in bin/tools)"; \
+	export GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0; \
+	$(GO) generate ./data; \
+	$(GO) build -trimpath -tags release -ldflags "-s -w -X $(INSTALLER_MOD)/pkg/version.Raw=$$ver" -o "$(CURDIR)/$@.tmp" ./cmd/openshift-install; \
+	mv "$(CURDIR)/$@.tmp" "$(CURDIR)/$@"
 
 # Run each fuzz target for FUZZTIME.
 fuzz:

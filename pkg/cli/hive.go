@@ -14,10 +14,10 @@ import (
 	"github.com/oc-sts/oc-sts/pkg/atomicfs"
 	"github.com/oc-sts/oc-sts/pkg/hive"
 	"github.com/oc-sts/oc-sts/pkg/installconfig"
+	"github.com/oc-sts/oc-sts/pkg/installer"
 	"github.com/oc-sts/oc-sts/pkg/oidckeys"
 	"github.com/oc-sts/oc-sts/pkg/plan"
 	"github.com/oc-sts/oc-sts/pkg/provision"
-	"github.com/oc-sts/oc-sts/pkg/releaseimage"
 	"github.com/oc-sts/oc-sts/pkg/statedir"
 )
 
@@ -102,8 +102,8 @@ func (t *hiveTarget) validate(o *PrepareOptions) error {
 // installConfig is an empty one: the ClusterDeployment's is on the hub.
 func (t *hiveTarget) installConfig() *installconfig.Config { return &installconfig.Config{} }
 
-func (t *hiveTarget) release(context.Context) (releaseimage.Found, error) {
-	return releaseimage.Found{}, errors.New("--hive has no install dir to find the release in: give --release-image or --credentials-requests-dir")
+func (t *hiveTarget) release(context.Context, *PrepareOptions) (installer.Release, error) {
+	return installer.Release{}, errors.New("--hive has no install dir to find the release in: give --release-image or --credentials-requests-dir")
 }
 
 func (t *hiveTarget) keyFiles() []string { return nil }
@@ -112,7 +112,7 @@ func (t *hiveTarget) rerunArgs(o *PrepareOptions) ([]string, string) {
 	dir, _ := statedir.UserDefault(o.Name)
 	return []string{"--hive", "--name", o.Name, "--region", o.Region}, dir
 }
-func (t *hiveTarget) dirs() []string { return nil }
+func (t *hiveTarget) dirs(*PrepareOptions) []string { return nil }
 
 func (t *hiveTarget) objectsFile() string { return filepath.Join(t.stateDir, hiveDir, "objects.yaml") }
 func (t *hiveTarget) patchFile() string {
@@ -133,7 +133,7 @@ type hiveDocument struct {
 
 // files are the hub objects (holding the signer key: 0600) and the patch,
 // in the state dir's hive/.
-func (t *hiveTarget) files(p *plan.Plan, signer *oidckeys.Signer) ([]atomicfs.File, error) {
+func (t *hiveTarget) files(_ *PrepareOptions, p *plan.Plan, signer *oidckeys.Signer) ([]atomicfs.File, error) {
 	t.objs = hive.Build(t.name, t.HiveNamespace, p, signer.PrivatePEM, t.HiveConfigMap)
 	list, err := yaml.Marshal(t.objs.List())
 	if err != nil {

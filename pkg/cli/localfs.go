@@ -47,7 +47,7 @@ func (o *PrepareOptions) lockStateDir() error {
 		}
 		return nil
 	}
-	return recoverWrites(o.ErrOut, o.StateDir, append(statedir.Dirs(o.StateDir), o.target.dirs()...)...)
+	return recoverWrites(o.ErrOut, o.StateDir, append(statedir.Dirs(o.StateDir), o.target.dirs(o)...)...)
 }
 
 // recoverWrites finishes the interrupted commit journaled in stateDir and

@@ -11,10 +11,11 @@ import (
 
 	"github.com/oc-sts/oc-sts/pkg/atomicfs"
 	"github.com/oc-sts/oc-sts/pkg/credreq"
+	"github.com/oc-sts/oc-sts/pkg/installdir"
+	"github.com/oc-sts/oc-sts/pkg/installer"
 	"github.com/oc-sts/oc-sts/pkg/oidckeys"
 	"github.com/oc-sts/oc-sts/pkg/plan"
 	"github.com/oc-sts/oc-sts/pkg/provision"
-	"github.com/oc-sts/oc-sts/pkg/releaseimage"
 	"github.com/oc-sts/oc-sts/pkg/statedir"
 )
 
@@ -29,6 +30,9 @@ const prepareExample = `  # Show what AWS needs, then create it and prepare the 
   # Get the CredentialsRequests of a release first:
   oc adm release extract --credentials-requests --included \
     --install-config ./mycluster/install-config.yaml --to ./credreqs "$RELEASE_IMAGE"
+
+  # Check a dir prepared earlier as the installer will read it:
+  oc sts prepare --dir ./mycluster --check
 
   # Print the plan as JSON, and show which CredentialsRequests were left out and why:
   oc sts prepare --dir ./mycluster --credentials-requests-dir ./credreqs \
@@ -61,6 +65,7 @@ type PrepareOptions struct {
 	awsFlags
 	changeFlags
 	hiveFlags
+	installerFlags
 
 	target target
 	locks  localDirs
@@ -80,6 +85,15 @@ OIDC issuer (discovery documents in S3), the IAM OIDC provider and one IAM role 
 CredentialsRequest. It then writes into the install dir the credentials Secrets,
 manifests/cluster-authentication-02-config.yaml, tls/bound-service-account-signing-key.key,
 and sets credentialsMode: Manual in install-config.yaml, keeping every comment.
+
+The installer reads manifests/ only once 'openshift-install create manifests'
+has run: until then files there are silently left out. So when install-config.yaml
+is not consumed yet, prepare runs 'openshift-install create manifests' (found by
+--installer, $OPENSHIFT_INSTALL, then PATH) on a copy of the dir, before any AWS
+change, and moves its output in together with its own files in one atomic write
+(--no-installer leaves that step to you). After a docs-order 'create manifests'
+it adds its files to the consumed dir. Either way it ends by checking the dir as
+the installer will read it; --check does only that, for a dir prepared earlier.
 
 Online (the default) it compares the AWS account with the plan, shows the changes
 (+ create, ~ update, - delete), and once confirmed (--yes) applies only those,
@@ -101,7 +115,7 @@ An existing signer key is always reused. Every write is atomic.`,
 	f.StringVar(&o.Dir, "dir", o.Dir, "The openshift-install directory (with install-config.yaml).")
 	f.StringVar(&o.StateDir, "state-dir", "", "Where oc sts keeps the signer key pair, plan.json and the rendering for an AWS admin, aws/ (default <dir>/"+statedir.DirName+"; with --hive $XDG_STATE_HOME/oc-sts/<name>).")
 	f.StringVar(&o.CredentialsRequestsDir, "credentials-requests-dir", "", "A directory of release manifests holding CredentialsRequests (oc adm release extract --credentials-requests).")
-	f.StringVar(&o.ReleaseImage, "release-image", "", "Read the CredentialsRequests from this release image (default: $"+releaseimage.OverrideEnv+", what 'openshift-install version' prints, then the installer's state file).")
+	f.StringVar(&o.ReleaseImage, "release-image", "", "Read the CredentialsRequests from this release image (default: the one the installer will install: its state file's, $"+installer.ReleaseOverrideEnv+", then `openshift-install version`).")
 	f.StringVarP(&o.RegistryConfig, "registry-config", "a", "", "Pull secret file for the release image, tried before $REGISTRY_AUTH_FILE, the install-config pullSecret and the docker/podman defaults.")
 	f.BoolVar(&o.Insecure, "insecure", false, "Allow a plain-HTTP or unverified-TLS registry for the release image.")
 	f.BoolVar(&o.Offline, "offline", false, "Make no AWS call: write the plan and an aws CLI script instead of creating AWS resources (a --release-image is still pulled).")
@@ -121,12 +135,21 @@ An existing signer key is always reused. Every write is atomic.`,
 	o.awsFlags.Bind(cmd)
 	o.changeFlags.Bind(cmd)
 	f.BoolVar(&o.DetailedExitCode, "detailed-exitcode", false, "With --dry-run: exit 0 when AWS matches the plan, 2 when changes are pending, 1 on error (as terraform plan -detailed-exitcode).")
+	o.installerFlags.Bind(cmd)
 	addOutputFlag(cmd, &o.Output)
 	o.hiveFlags.Bind(cmd)
 	cmd.MarkFlagDirname("dir")
 	cmd.MarkFlagDirname("state-dir")
 	cmd.MarkFlagDirname("credentials-requests-dir")
 	return cmd
+}
+
+// installDir is the install dir of an install-dir target; nil for a Hive hub.
+func (o *PrepareOptions) installDir() *installdir.Dir {
+	if t, ok := o.target.(*installDirTarget); ok {
+		return t.dir
+	}
+	return nil
 }
 
 // Complete chooses the target (an install dir, or a Hive hub), takes its
@@ -136,7 +159,10 @@ func (o *PrepareOptions) Complete() error {
 	if o.Hive {
 		o.target = &hiveTarget{hiveFlags: &o.hiveFlags}
 	}
-	return o.target.complete(o)
+	if err := o.target.complete(o); err != nil {
+		return err
+	}
+	return o.findInstaller()
 }
 
 // Close releases the directories.
@@ -160,11 +186,17 @@ func (o *PrepareOptions) Validate() error {
 	case o.Offline && (o.DryRun || o.Prune || o.Profile != ""):
 		return errors.New("--dry-run, --prune and --profile act on AWS: they cannot be combined with --offline")
 	}
-	return o.validateHandoff()
+	if err := o.validateHandoff(); err != nil {
+		return err
+	}
+	return o.validateInstaller()
 }
 
 // Run computes the plan and writes the install dir and state dir atomically.
 func (o *PrepareOptions) Run(ctx context.Context) error {
+	if o.Check {
+		return o.runCheck()
+	}
 	key := o.startSignerKey() // generating one takes seconds: beside the rest
 	files, major, err := o.credentialsRequests(ctx)
 	if err != nil {
@@ -195,6 +227,10 @@ func (o *PrepareOptions) Run(ctx context.Context) error {
 		Name: o.Name, AccountID: o.AccountID, Region: o.Region, Requests: sel.Requests,
 		RolePath: o.RolePath, PermissionsBoundary: o.PermissionsBoundary, Tags: o.Tags,
 		BucketHost: bucketHost(o.Region, o.Name),
+	}
+	// Before any AWS change: an install-config the installer rejects stops here.
+	if err := o.createManifests(ctx); err != nil {
+		return err
 	}
 	if !o.Offline {
 		return o.runOnline(ctx, in, key)
@@ -241,7 +277,7 @@ func (o *PrepareOptions) files(p *plan.Plan, signer *oidckeys.Signer) ([]atomicf
 	if err != nil {
 		return nil, err
 	}
-	more, err := o.target.files(p, signer)
+	more, err := o.target.files(o, p, signer)
 	return append(files, more...), err
 }
 

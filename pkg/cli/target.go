@@ -9,13 +9,12 @@ import (
 
 	"github.com/oc-sts/oc-sts/pkg/atomicfs"
 	"github.com/oc-sts/oc-sts/pkg/dirlock"
-	"github.com/oc-sts/oc-sts/pkg/handoff"
 	"github.com/oc-sts/oc-sts/pkg/installconfig"
 	"github.com/oc-sts/oc-sts/pkg/installdir"
+	"github.com/oc-sts/oc-sts/pkg/installer"
 	"github.com/oc-sts/oc-sts/pkg/oidckeys"
 	"github.com/oc-sts/oc-sts/pkg/plan"
 	"github.com/oc-sts/oc-sts/pkg/provision"
-	"github.com/oc-sts/oc-sts/pkg/releaseimage"
 	"github.com/oc-sts/oc-sts/pkg/statedir"
 )
 
@@ -29,13 +28,14 @@ type target interface {
 	// installConfig is what inclusion and the release image's pull read.
 	installConfig() *installconfig.Config
 	// release finds the release image when no --release-image is given.
-	release(ctx context.Context) (releaseimage.Found, error)
+	release(ctx context.Context, o *PrepareOptions) (installer.Release, error)
 	// keyFiles are where a signer key may already be, before the state dir's.
 	keyFiles() []string
-	// dirs are the directories it writes files into.
-	dirs() []string
+	// dirs are the directories it writes files into (where a killed write
+	// may have left staged files).
+	dirs(o *PrepareOptions) []string
 	// files are what it writes beside the state dir, for p.
-	files(p *plan.Plan, signer *oidckeys.Signer) ([]atomicfs.File, error)
+	files(o *PrepareOptions, p *plan.Plan, signer *oidckeys.Signer) ([]atomicfs.File, error)
 	// report applies what it must once the files are written, then prints
 	// the result (-o) or the summary and the next step.
 	report(ctx context.Context, o *PrepareOptions, p *plan.Plan, changes []provision.Change, signer *oidckeys.Signer, changed []string) error
@@ -91,22 +91,33 @@ func (t *installDirTarget) validate(o *PrepareOptions) error {
 
 func (t *installDirTarget) installConfig() *installconfig.Config { return t.dir.Config }
 
-func (t *installDirTarget) release(ctx context.Context) (releaseimage.Found, error) {
-	return releaseimage.Discover(ctx, filepath.Join(t.dir.Path, installdir.StateFile))
+func (t *installDirTarget) release(ctx context.Context, o *PrepareOptions) (installer.Release, error) {
+	return o.discoverRelease(ctx)
 }
 
 func (t *installDirTarget) keyFiles() []string { return []string{t.dir.SignerKeyPath()} }
 
-func (t *installDirTarget) dirs() []string {
-	return []string{t.path, filepath.Join(t.path, installdir.ManifestsDir), filepath.Dir(filepath.Join(t.path, installdir.SignerKeyFile))}
+// dirs: the installer's output goes to more directories than oc sts's own files.
+func (t *installDirTarget) dirs(o *PrepareOptions) []string {
+	dirs := []string{filepath.Join(t.path, installdir.ManifestsDir), filepath.Dir(filepath.Join(t.path, installdir.SignerKeyFile))}
+	return append(dirs, o.installDirTree()...)
 }
 
-func (t *installDirTarget) files(p *plan.Plan, signer *oidckeys.Signer) ([]atomicfs.File, error) {
-	return t.dir.Files(p, signer), nil
+// files are the install dir's, with what `create manifests` made when it ran.
+func (t *installDirTarget) files(o *PrepareOptions, p *plan.Plan, signer *oidckeys.Signer) ([]atomicfs.File, error) {
+	return o.finalFiles(nil, p, signer), nil
 }
 
 func (t *installDirTarget) report(_ context.Context, o *PrepareOptions, p *plan.Plan, changes []provision.Change, signer *oidckeys.Signer, changed []string) error {
+	checked := ""
+	if !o.NoInstaller || t.dir.Consumed {
+		var err error
+		if checked, err = o.verifyInstallDir(p, signer); err != nil {
+			return err
+		}
+	}
 	if o.Output != "" {
+		fmt.Fprintln(o.ErrOut, checked)
 		return printObject(o.Out, o.Output, prepareDocument{Plan: p, Changes: changes})
 	}
 	w := o.Out
@@ -115,13 +126,23 @@ func (t *installDirTarget) report(_ context.Context, o *PrepareOptions, p *plan.
 	for _, r := range p.Roles {
 		fmt.Fprintf(w, "  role:          %s  (%s/%s)\n", r.ARN, r.CredentialsRequest.SecretNamespace, r.CredentialsRequest.SecretName)
 	}
+	if checked != "" {
+		fmt.Fprintln(w, checked)
+	} else {
+		fmt.Fprintf(w, "\nThe installer reads manifests/ only after `create manifests`: running `create cluster` first would drop every credential.\n")
+	}
 	if !o.Offline {
-		fmt.Fprintf(w, "\nAWS account %s matches the plan (%s).\nNext:\n  openshift-install create cluster --dir %s\n  oc sts verify --token-exchange   # once the cluster is up\n",
-			p.AccountID, filepath.Join(o.StateDir, statedir.PlanFile), o.Dir)
+		fmt.Fprintf(w, "\nAWS account %s matches the plan (%s).\nNext:\n", p.AccountID, filepath.Join(o.StateDir, statedir.PlanFile))
+		for _, step := range o.installSteps() {
+			fmt.Fprintf(w, "  %s\n", step)
+		}
+		fmt.Fprintf(w, "  oc sts verify --token-exchange   # once the cluster is up\n")
 		return nil
 	}
 	o.offlineNext(p)
-	fmt.Fprintf(w, "  3. openshift-install create cluster --dir %s\n", handoff.Quote(o.Dir))
+	for i, step := range o.installSteps() {
+		fmt.Fprintf(w, "  %d. %s\n", i+3, step)
+	}
 	return nil
 }
 
