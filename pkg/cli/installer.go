@@ -46,8 +46,8 @@ const (
 
 func (f *installerFlags) add(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.StringVar(&f.Installer, "installer", "", "The openshift-install of the release to install, run for `create manifests` (default: $"+installer.BinaryEnv+", then openshift-install on PATH).")
-	fl.BoolVar(&f.NoInstaller, "no-installer", false, "Do not run openshift-install: write install-config.yaml, manifests/ and tls/ only; `openshift-install create manifests` must then run before anything else.")
+	fl.StringVar(&f.Installer, "installer", "", "The openshift-install of the release to install, run for 'create manifests' (default: $"+installer.BinaryEnv+", then openshift-install on PATH).")
+	fl.BoolVar(&f.NoInstaller, "no-installer", false, "Do not run openshift-install: write install-config.yaml, manifests/ and tls/ only; 'openshift-install create manifests' must then run before anything else.")
 	fl.BoolVar(&f.Check, "check", false, "Check a dir prepared earlier as the installer will read it (plan and key from the state dir); changes nothing, no AWS call.")
 	cmd.MarkFlagFilename("installer")
 }

@@ -38,7 +38,7 @@ const prepareExample = `  # Show what AWS needs, then create it and prepare the 
 
   # Print the plan as JSON, and show which CredentialsRequests were left out and why:
   oc sts prepare --dir ./mycluster --credentials-requests-dir ./credreqs \
-    --offline --account-id 123456789012 -o json -v`
+    --offline --account-id 123456789012 -o json --explain`
 
 // PrepareOptions are the inputs of `oc sts prepare`.
 type PrepareOptions struct {
@@ -59,7 +59,7 @@ type PrepareOptions struct {
 	DistributionARN        string
 	Tags                   map[string]string
 	Output                 string
-	Verbose                bool
+	Explain                bool
 	Prune                  bool
 	ReplacePublishedKeys   bool
 	WaitTimeout            time.Duration
@@ -115,20 +115,20 @@ An existing signer key is always reused. Every write is atomic.`,
 	f.StringVar(&o.Dir, "dir", o.Dir, "The openshift-install directory (with install-config.yaml).")
 	f.StringVar(&o.StateDir, "state-dir", "", "Where oc sts keeps the signer key pair, plan.json and the rendering for an AWS admin, aws/ (default <dir>/"+statedir.DirName+"; with --hive $XDG_STATE_HOME/oc-sts/<name>).")
 	f.StringVar(&o.CredentialsRequestsDir, "credentials-requests-dir", "", "A directory of release manifests holding CredentialsRequests (oc adm release extract --credentials-requests).")
-	f.StringVar(&o.ReleaseImage, "release-image", "", "Read the CredentialsRequests from this release image (default: the one the installer will install: its state file's, $"+installer.ReleaseOverrideEnv+", then `openshift-install version`).")
+	f.StringVar(&o.ReleaseImage, "release-image", "", "Read the CredentialsRequests from this release image (default: the one the installer will install: its state file's, $"+installer.ReleaseOverrideEnv+", then what 'openshift-install version' prints).")
 	f.StringVarP(&o.RegistryConfig, "registry-config", "a", "", "Pull secret file for the release image, tried before $REGISTRY_AUTH_FILE, the install-config pullSecret and the docker/podman defaults.")
 	f.BoolVar(&o.Insecure, "insecure", false, "Allow a plain-HTTP or unverified-TLS registry for the release image.")
 	f.BoolVar(&o.Offline, "offline", false, "Make no AWS call: write the plan and an aws CLI script instead of creating AWS resources (a --release-image is still pulled).")
 	f.StringVar(&o.AccountID, "account-id", "", "The 12-digit AWS account ID (required with --offline).")
 	f.StringVar(&o.Name, "name", "", "Prefix of every AWS resource name (default: metadata.name of install-config.yaml).")
-	f.StringVar(&o.Region, "region", "", "AWS region (default: platform.aws.region of install-config.yaml).")
+	f.StringVar(&o.Region, "region", "", "AWS region of the cluster, for --hive (an install dir's is platform.aws.region of its install-config.yaml, which this may only repeat).")
 	f.StringVar(&o.RolePath, "role-path", "/", "IAM path of the roles, like /openshift/.")
 	f.StringVar(&o.PermissionsBoundary, "permissions-boundary", "", "ARN of an IAM policy set as every role's permissions boundary.")
 	f.BoolVar(&o.PrivateBucket, "private-bucket", false, "Serve the issuer from a private S3 bucket through CloudFront.")
 	f.StringVar(&o.CloudFrontDomain, "cloudfront-domain", "", "With --offline --private-bucket: the distribution's domain, output CloudFrontDomain of the stage-1 stack.")
 	f.StringVar(&o.DistributionARN, "distribution-arn", "", "With --offline --private-bucket: the distribution's ARN, output DistributionArn of the stage-1 stack.")
 	f.StringToStringVar(&o.Tags, "tag", nil, "Extra AWS tag KEY=VALUE on every resource (repeatable).")
-	f.BoolVarP(&o.Verbose, "verbose", "v", false, "List every CredentialsRequest found, included or not, and why.")
+	f.BoolVar(&o.Explain, "explain", false, "List every CredentialsRequest found, included or not, and why, and what decided each feature gate and capability.")
 	f.StringVar(&o.Profile, "profile", "", "AWS shared-config profile (default: $AWS_PROFILE, then the default credential chain).")
 	f.BoolVar(&o.DryRun, "dry-run", false, "Show the changes AWS needs and stop: nothing is created and the install dir is not written.")
 	f.BoolVarP(&o.Yes, "yes", "y", false, "Apply the changes without asking (required when stdin is not a terminal).")
@@ -180,7 +180,7 @@ func (o *PrepareOptions) Validate() error {
 			return err
 		}
 	} else if o.Region != o.installDir.Config.Region {
-		return fmt.Errorf("--region %s differs from platform.aws.region %s in %s: the issuer must be in the cluster's region", o.Region, o.installDir.Config.Region, o.installDir.Config.File)
+		return fmt.Errorf("--region %s, but the cluster's region is %s (platform.aws.region in %s): an install dir's region is read from there, and the issuer must be in it; change it in the install-config, or drop --region (it is for --hive)", o.Region, o.installDir.Config.Region, o.installDir.Config.File)
 	}
 	switch {
 	case o.ReleaseImage != "" && o.CredentialsRequestsDir != "":
@@ -189,6 +189,11 @@ func (o *PrepareOptions) Validate() error {
 		return errors.New("--account-id is required with --offline: the role and provider ARNs name the account")
 	case o.Offline && (o.DryRun || o.Prune || o.Profile != ""):
 		return errors.New("--dry-run, --prune and --profile act on AWS: they cannot be combined with --offline")
+	case o.WaitTimeout <= 0:
+		return fmt.Errorf("--wait-timeout %v: give a positive duration, like 20m", o.WaitTimeout)
+	}
+	if err := plan.ValidateFlags(plan.Input{Name: o.Name, AccountID: o.AccountID, Region: o.Region, RolePath: o.RolePath, PermissionsBoundary: o.PermissionsBoundary, Tags: o.Tags}); err != nil {
+		return err
 	}
 	if err := o.validateHandoff(); err != nil {
 		return err
@@ -222,7 +227,7 @@ func (o *PrepareOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if o.Verbose {
+	if o.Explain {
 		printDecisions(o.ErrOut, sel.Decisions)
 		printSources(o.ErrOut, inclusion.Sources(files))
 	}

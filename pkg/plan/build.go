@@ -108,7 +108,10 @@ func roles(in Input, p *Plan) ([]Role, error) {
 	return out, errors.Join(errs...)
 }
 
-func validateInput(in *Input) error {
+// ValidateFlags checks what the user gives on the command line (name,
+// account ID unless empty, region, role path, permissions boundary, tags),
+// so a command can refuse them before its first network call.
+func ValidateFlags(in Input) error {
 	var errs []error
 	add := func(err error) {
 		if err != nil {
@@ -116,11 +119,36 @@ func validateInput(in *Input) error {
 		}
 	}
 	add(ValidateName(in.Name))
-	if !accountRE.MatchString(in.AccountID) {
+	if in.AccountID != "" && !accountRE.MatchString(in.AccountID) {
 		add(fmt.Errorf("--account-id %q: an AWS account ID is exactly 12 digits", in.AccountID))
 	}
 	part, err := PartitionFor(in.Region)
 	add(err)
+	if in.RolePath == "" {
+		in.RolePath = "/"
+	}
+	if len(in.RolePath) > maxRolePath || !rolePathRE.MatchString(in.RolePath) {
+		add(fmt.Errorf("--role-path %q: an IAM path starts and ends with '/' (like /openshift/) and is at most %d characters", in.RolePath, maxRolePath))
+	}
+	if b := in.PermissionsBoundary; b != "" && (!boundaryRE.MatchString(b) || !strings.HasPrefix(b, "arn:"+part.ID+":")) {
+		add(fmt.Errorf("--permissions-boundary %q: want an IAM policy ARN in partition %s (arn:%s:iam::ACCOUNT:policy/NAME)", b, part.ID, part.ID))
+	}
+	add(validateTags(in.Name, in.Tags))
+	return errors.Join(errs...)
+}
+
+func validateInput(in *Input) error {
+	var errs []error
+	add := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	add(ValidateFlags(*in))
+	if in.AccountID == "" { // ValidateFlags allows none: online it is the caller's
+		add(errors.New(`--account-id "": an AWS account ID is exactly 12 digits`))
+	}
+	part, _ := PartitionFor(in.Region)
 	if in.IssuerKind == "" {
 		in.IssuerKind = PublicS3
 	}
@@ -136,15 +164,8 @@ func validateInput(in *Input) error {
 	if in.RolePath == "" {
 		in.RolePath = "/"
 	}
-	if len(in.RolePath) > maxRolePath || !rolePathRE.MatchString(in.RolePath) {
-		add(fmt.Errorf("--role-path %q: an IAM path starts and ends with '/' (like /openshift/) and is at most %d characters", in.RolePath, maxRolePath))
-	}
-	if b := in.PermissionsBoundary; b != "" && (!boundaryRE.MatchString(b) || !strings.HasPrefix(b, "arn:"+part.ID+":")) {
-		add(fmt.Errorf("--permissions-boundary %q: want an IAM policy ARN in partition %s (arn:%s:iam::ACCOUNT:policy/NAME)", b, part.ID, part.ID))
-	}
-	add(validateTags(in.Name, in.Tags))
 	if len(in.Requests) == 0 {
-		add(errors.New("no AWS CredentialsRequest is included for this cluster: check --credentials-requests-dir or the release image, and the install-config's featureSet and capabilities (-v lists what was left out and why)"))
+		add(errors.New("no AWS CredentialsRequest is included for this cluster: check --credentials-requests-dir or the release image, and the install-config's featureSet and capabilities (--explain lists what was left out and why)"))
 	}
 	if len(in.JWKS) == 0 {
 		add(errors.New("no signer key set (JWKS) given"))

@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3control"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
+	"github.com/aws/smithy-go/middleware"
 )
 
 // Clients are the AWS APIs oc sts calls.
@@ -48,11 +49,12 @@ func LoadConfig(ctx context.Context, profile, region string) (aws.Config, error)
 		config.WithRegion(region),
 		config.WithRetryer(func() aws.Retryer {
 			return retry.NewStandard(func(o *retry.StandardOptions) {
-				o.MaxAttempts = 10
+				o.MaxAttempts = MaxAttempts
 				o.MaxBackoff = 20 * time.Second
 				o.RateLimiter = ratelimit.None
 			})
 		}),
+		config.WithAPIOptions([]func(*middleware.Stack) error{logCalls}),
 	}
 	if profile != "" {
 		opts = append(opts, config.WithSharedConfigProfile(profile))
