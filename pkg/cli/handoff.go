@@ -55,7 +55,7 @@ func (o *PrepareOptions) privateIssuer(in *plan.Input) {
 	in.IssuerKind = plan.PrivateCloudFront
 	in.CloudFrontDomain, in.DistributionARN = o.CloudFrontDomain, o.DistributionARN
 	if o.privateStage1() {
-		in.CloudFrontDomain, in.DistributionARN = "stage-1.cloudfront.net", distributionARNPrefix(o.Region, o.AccountID)+"STAGE1"
+		in.CloudFrontDomain, in.DistributionARN = stage1Domain, distributionARNPrefix(o.Region, o.AccountID)+"STAGE1"
 	}
 }
 

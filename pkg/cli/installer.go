@@ -171,6 +171,7 @@ func (o *PrepareOptions) createManifests(ctx context.Context) error {
 // last, so that until then the dir is the user's.
 func (o *PrepareOptions) finalFiles(stateFiles []atomicfs.File, p *plan.Plan, signer *oidckeys.Signer) []atomicfs.File {
 	d := o.installDir
+	stateFiles = append(stateFiles, o.forced...) // before ours: a removal, then our file of another name
 	if !o.runsInstaller() {
 		return append(stateFiles, d.Files(p, signer)...)
 	}

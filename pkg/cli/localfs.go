@@ -54,6 +54,9 @@ func (o *PrepareOptions) lockDirs() error {
 		if o.StateDir == "" {
 			o.StateDir = statedir.Default(o.Dir)
 		}
+		if err := statedir.Location(o.Dir, o.StateDir); err != nil {
+			return err
+		}
 	}
 	if err := o.locks.lock(o.StateDir, dirlock.Options{What: "state dir", Create: true, NoFollow: true}); err != nil {
 		return err
@@ -96,6 +99,9 @@ func recoverWrites(errOut io.Writer, stateDir string, dirs ...string) error {
 func (o *PrepareOptions) checkLocal(p *plan.Plan, signer *oidckeys.Signer) error {
 	files, err := statedir.Files(o.StateDir, p, signer)
 	if err != nil {
+		return err
+	}
+	if err := o.checkTarget(p, signer); err != nil {
 		return err
 	}
 	if o.installDir != nil {

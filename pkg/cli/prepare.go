@@ -63,12 +63,17 @@ type PrepareOptions struct {
 	Prune                  bool
 	ReplacePublishedKeys   bool
 	WaitTimeout            time.Duration
+	Force                  bool
+	Retarget               bool
 	awsFlags
 	hiveFlags
 	installerFlags
 
 	installDir *installdir.Dir
 	locks      localDirs
+	// What --force replaces (removals and the copies kept), and says.
+	forced        []atomicfs.File
+	replacedNotes []string
 	genericiooptions.IOStreams
 }
 
@@ -135,6 +140,8 @@ An existing signer key is always reused. Every write is atomic.`,
 	f.DurationVar(&o.WaitTimeout, "wait-timeout", 20*time.Minute, "With --private-bucket, how long to wait for the CloudFront distribution to deploy.")
 	f.BoolVar(&o.Prune, "prune", false, "Also delete the roles oc sts created for CredentialsRequests this release no longer has.")
 	f.BoolVar(&o.ReplacePublishedKeys, "replace-published-keys", false, "Replace the issuer's published keys.json even though it holds signer keys this run's key is not: every token they signed, a running cluster's included, is then rejected.")
+	f.BoolVar(&o.Force, "force", false, "Replace the manifests in manifests/ and openshift/ that conflict with what prepare writes (same file, same Secret, another issuer); each is kept in the state dir.")
+	f.BoolVar(&o.Retarget, "retarget", false, "Re-point a dir prepared for another name, account, region or issuer at this run's, leaving the first set of AWS resources (destroy them first, or later).")
 	o.hiveFlags.add(cmd)
 	o.installerFlags.add(cmd)
 	addOutputFlag(cmd, &o.Output)
@@ -284,6 +291,9 @@ func (o *PrepareOptions) write(ctx context.Context, p *plan.Plan, signer *oidcke
 	changed, err := atomicfs.Write(ctx, o.StateDir, o.finalFiles(stateFiles, p, signer))
 	if err != nil {
 		return writeError(err)
+	}
+	for _, note := range o.replacedNotes {
+		fmt.Fprintln(o.ErrOut, note)
 	}
 	checked := ""
 	if !o.NoInstaller || o.installDir.Consumed {
@@ -446,7 +456,7 @@ func (o *PrepareOptions) distribution(ctx context.Context, c *provision.Clients,
 	d, err := provision.FindDistribution(ctx, c, o.Name, hint)
 	if err != nil || d == nil {
 		part, _ := plan.PartitionFor(o.Region)
-		in.CloudFrontDomain, in.DistributionARN = "new-distribution.cloudfront.net", "arn:"+part.ID+":cloudfront::"+in.AccountID+":distribution/NEW"
+		in.CloudFrontDomain, in.DistributionARN = newDistributionDomain, "arn:"+part.ID+":cloudfront::"+in.AccountID+":distribution/NEW"
 		return nil, err
 	}
 	in.CloudFrontDomain, in.DistributionARN = d.Domain, d.ARN
