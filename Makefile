@@ -19,7 +19,9 @@ BINDIR ?= $(PREFIX)/bin
 # <kubectl|oc>_complete-<plugin> from PATH: one script, under both names.
 COMPLETION_SHIM := plugin/kubectl_complete-sts
 
-.PHONY: build install demo test vet fuzz bench dist clean aws-world test-tools etcd
+.PHONY: build install demo test vet fuzz bench dist clean aws-world test-tools etcd FORCE
+
+FORCE:
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/oc-sts ./cmd/oc-sts
@@ -72,19 +74,25 @@ test-tools: etcd $(KUBE_APISERVER) $(CCO_UPGRADEABLE) $(OPENSHIFT_INSTALL)
 etcd:
 	@command -v etcd >/dev/null || test -x /usr/bin/etcd || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq etcd-server; }
 
-$(KUBE_APISERVER): test/tools/kube-apiserver/go.mod test/tools/kube-apiserver/go.sum
-	cd test/tools/kube-apiserver && $(GO) build -o $(CURDIR)/$@ k8s.io/kubernetes/cmd/kube-apiserver
+# Each tool is rebuilt only when its test/tools/<name> dir (or Go) changes:
+# test/tools/uptodate.sh keys it by content, not by file times.
+UPTODATE = GO=$(GO) test/tools/uptodate.sh $@ test/tools/$(notdir $@)
 
-$(CCO_UPGRADEABLE): test/tools/cco-upgradeable/go.mod test/tools/cco-upgradeable/go.sum test/tools/cco-upgradeable/main.go
-	cd test/tools/cco-upgradeable && $(GO) build -o $(CURDIR)/$@ .
+$(KUBE_APISERVER): FORCE
+	@$(UPTODATE) || { cd test/tools/kube-apiserver && $(GO) build -o $(CURDIR)/$@ k8s.io/kubernetes/cmd/kube-apiserver; }
+	@$(UPTODATE) record
+
+$(CCO_UPGRADEABLE): FORCE
+	@$(UPTODATE) || { cd test/tools/cco-upgradeable && $(GO) build -o $(CURDIR)/$@ .; }
+	@$(UPTODATE) record
 
 # The installer module at the version test/tools/openshift-install pins
 # (go.sum checks its hash on download), built as its own main module so its
 # replace directives apply (its vendor/ holds only modules.txt), with its
 # data embedded as a release build does. -trimpath keeps the build cache
 # valid across the temporary source dirs; -s -w spares linking debug data.
-$(OPENSHIFT_INSTALL): test/tools/openshift-install/go.mod test/tools/openshift-install/go.sum
-	@set -eu; cd test/tools/openshift-install; \
+$(OPENSHIFT_INSTALL): FORCE
+	@if $(UPTODATE); then exit 0; fi; set -eu; cd test/tools/openshift-install; \
 	$(GO) mod download $(INSTALLER_MOD); \
 	src=$$($(GO) list -m -f '{{.Dir}}' $(INSTALLER_MOD)); ver=$$($(GO) list -m -f '{{.Version}}' $(INSTALLER_MOD)); \
 	tmp=$$(mktemp -d); trap 'chmod -R u+w "$$tmp"; rm -rf "$$tmp"' EXIT; \
@@ -94,6 +102,7 @@ $(OPENSHIFT_INSTALL): test/tools/openshift-install/go.mod test/tools/openshift-i
 	$(GO) generate ./data; \
 	$(GO) build -trimpath -tags release -ldflags "-s -w -X $(INSTALLER_MOD)/pkg/version.Raw=$$ver" -o "$(CURDIR)/$@.tmp" ./cmd/openshift-install; \
 	mv "$(CURDIR)/$@.tmp" "$(CURDIR)/$@"
+	@$(UPTODATE) record
 
 # Run each fuzz target for FUZZTIME.
 fuzz:
