@@ -79,10 +79,10 @@ func (d *Dir) Conflicts(ours []atomicfs.File, previous *plan.Plan) ([]Conflict, 
 	earlier := renderedBy(previous)
 	var conflicts []Conflict
 	for _, dir := range []string{ManifestsDir, OpenShiftDir} {
-		entries, err := os.ReadDir(filepath.Join(d.Path, dir))
-		if errors.Is(err, os.ErrNotExist) {
-			continue
+		if st, err := os.Stat(filepath.Join(d.Path, dir)); err != nil || !st.IsDir() {
+			continue // none, or not a directory: the write's own check says so
 		}
+		entries, err := os.ReadDir(filepath.Join(d.Path, dir))
 		if err != nil {
 			return nil, err
 		}

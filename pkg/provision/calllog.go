@@ -17,13 +17,13 @@ import (
 // 5xx, a dropped connection) before it gives up: about 110 s of backoff.
 const MaxAttempts = 10
 
-// RetryNoticeAfter is how long a call retries in silence: past it, every
+// retryNoticeAfter is how long a call retries in silence: past it, every
 // retry says which call, which attempt and why on the call log, so a long
 // loop is never a silent wait.
-var RetryNoticeAfter = 3 * time.Second
+const retryNoticeAfter = 3 * time.Second
 
 // CallLog is where AWS calls are reported, at klog-style levels: 0 and 1
-// say retries past RetryNoticeAfter, 2 every retry, 6 every attempt with
+// say retries past retryNoticeAfter, 2 every retry, 6 every attempt with
 // its outcome and duration.
 type CallLog struct {
 	Out   io.Writer
@@ -60,7 +60,7 @@ func logCalls(stack *middleware.Stack) error {
 		}
 		a.n++
 		call := strings.ToLower(awsmiddleware.GetServiceID(ctx)) + ":" + awsmiddleware.GetOperationName(ctx)
-		if a.n > 1 && (l.Level >= 2 || time.Since(a.start) >= RetryNoticeAfter) {
+		if a.n > 1 && (l.Level >= 2 || time.Since(a.start) >= retryNoticeAfter) {
 			fmt.Fprintf(l.Out, "  retrying %s %d/%d: %s\n", call, a.n, MaxAttempts, failure(a.last))
 		}
 		began := time.Now()
