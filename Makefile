@@ -14,19 +14,34 @@ OPENSHIFT_INSTALL := bin/tools/openshift-install
 INSTALLER_MOD := github.com/openshift/installer
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: build demo test test-short vet fuzz bench dist clean aws-world test-tools etcd FORCE
+PREFIX ?= /usr/local
+BINDIR ?= $(PREFIX)/bin
+# kubectl (>= 1.26) and oc complete a plugin's arguments by running
+# <kubectl|oc>_complete-<plugin> from PATH: one script, under both names.
+COMPLETION_SHIM := plugin/kubectl_complete-sts
+
+.PHONY: build install demo test test-short vet fuzz bench dist clean aws-world test-tools etcd FORCE
 
 FORCE:
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/oc-sts ./cmd/oc-sts
 
+# The binary as oc-sts (`oc sts`) and kubectl-sts (`kubectl sts`), with
+# the completion shims beside it.
+install: build
+	install -d $(DESTDIR)$(BINDIR)
+	install -m 0755 bin/oc-sts $(DESTDIR)$(BINDIR)/oc-sts
+	ln -sf oc-sts $(DESTDIR)$(BINDIR)/kubectl-sts
+	install -m 0755 $(COMPLETION_SHIM) $(DESTDIR)$(BINDIR)/kubectl_complete-sts
+	install -m 0755 $(COMPLETION_SHIM) $(DESTDIR)$(BINDIR)/oc_complete-sts
+
 # Offline prepare on the bundled example install dir with the 4.16
 # CredentialsRequests: no AWS account, no network.
 demo: build
 	rm -rf $(DEMO_DIR) && mkdir -p $(DEMO_DIR) && cp -r examples/install-dir/. $(DEMO_DIR)/
 	bin/oc-sts prepare --dir $(DEMO_DIR) --no-installer --offline --account-id 123456789012 \
-	  --credentials-requests-dir test/testdata/credentialsrequests/4.16 -v
+	  --credentials-requests-dir test/testdata/credentialsrequests/4.16 --explain
 	@echo; echo "Look at $(DEMO_DIR): install-config.yaml, manifests/, tls/, .oc-sts/aws/ (cloudformation.yaml, apply.sh)"
 
 vet:
@@ -109,7 +124,7 @@ dist:
 	rm -rf bin/dist && mkdir -p bin/dist
 	set -e; for p in $(PLATFORMS); do os=$${p%/*}; arch=$${p#*/}; d=bin/dist/oc-sts_$${os}_$${arch}; \
 	  mkdir -p $$d && GOOS=$$os GOARCH=$$arch CGO_ENABLED=0 $(GO) build -ldflags "$(LDFLAGS)" -o $$d/oc-sts ./cmd/oc-sts; \
-	  cp LICENSE $$d/ 2>/dev/null || true; tar -C $$d -czf $$d.tar.gz .; rm -rf $$d; done
+	  cp LICENSE $$d/; install -m 0755 $(COMPLETION_SHIM) $$d/kubectl_complete-sts; install -m 0755 $(COMPLETION_SHIM) $$d/oc_complete-sts; tar -C $$d -czf $$d.tar.gz .; rm -rf $$d; done
 	cp plugin/sts.yaml bin/dist/sts.yaml
 	set -e; for f in bin/dist/*.tar.gz; do n=$$(basename $$f .tar.gz); \
 	  sed -i "s|sha256: SHA256_$${n#oc-sts_}|sha256: $$(sha256sum $$f | cut -d' ' -f1)|" bin/dist/sts.yaml; done

@@ -3,9 +3,11 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 
 	"k8s.io/cli-runtime/pkg/genericiooptions"
@@ -19,6 +21,10 @@ func main() {
 	err := cli.NewRootCmd(genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}).ExecuteContext(ctx)
 	interrupted := ctx.Err() != nil
 	stop()
+	if err != nil && interrupted && !strings.Contains(err.Error(), "interrupted") {
+		// What failed was only the call Ctrl-C cancelled: say what happened.
+		err = errors.New("interrupted: stopped between steps, nothing half-written; run the command again to go on")
+	}
 	if err != nil && !cli.Quiet(err) {
 		fmt.Fprintln(os.Stderr, "error:", err)
 	}

@@ -44,7 +44,7 @@ func (o *PrepareOptions) validateHandoff() error {
 		return fmt.Errorf("--distribution-arn %q: want the ARN of a distribution in account %s (%sID), the stack output DistributionArn", o.DistributionARN, o.AccountID, distributionARNPrefix(o.Region, o.AccountID))
 	case o.privateStage1() && o.Output != "":
 		return errors.New("-o prints the plan, which needs the issuer: give --cloudfront-domain and --distribution-arn (the outputs of the stage-1 stack)")
-	case o.Offline && o.PrivateBucket:
+	case o.PrivateBucket:
 		return provision.PrivateIssuerSupported(o.Region)
 	}
 	return nil

@@ -48,8 +48,8 @@ const (
 // Bind registers the installer flags.
 func (f *installerFlags) Bind(cmd *cobra.Command) {
 	fl := cmd.Flags()
-	fl.StringVar(&f.Installer, "installer", "", "The openshift-install of the release to install, run for `create manifests` (default: $"+installer.BinaryEnv+", then openshift-install on PATH).")
-	fl.BoolVar(&f.NoInstaller, "no-installer", false, "Do not run openshift-install: write install-config.yaml, manifests/ and tls/ only; `openshift-install create manifests` must then run before anything else.")
+	fl.StringVar(&f.Installer, "installer", "", "The openshift-install of the release to install, run for 'create manifests' (default: $"+installer.BinaryEnv+", then openshift-install on PATH).")
+	fl.BoolVar(&f.NoInstaller, "no-installer", false, "Do not run openshift-install: write install-config.yaml, manifests/ and tls/ only; 'openshift-install create manifests' must then run before anything else.")
 	fl.BoolVar(&f.Check, "check", false, "Check a dir prepared earlier as the installer will read it (plan and key from the state dir); changes nothing, no AWS call.")
 	cmd.MarkFlagFilename("installer")
 }
@@ -173,6 +173,7 @@ func (o *PrepareOptions) createManifests(ctx context.Context) error {
 // last, so that until then the dir is the user's.
 func (o *PrepareOptions) finalFiles(stateFiles []atomicfs.File, p *plan.Plan, signer *oidckeys.Signer) []atomicfs.File {
 	d := o.installDir()
+	stateFiles = append(stateFiles, o.forced...) // before ours: a removal, then our file of another name
 	if !o.runsInstaller() {
 		return append(stateFiles, d.Files(p, signer)...)
 	}

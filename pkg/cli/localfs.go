@@ -68,6 +68,9 @@ func recoverWrites(errOut io.Writer, stateDir string, dirs ...string) error {
 // (a file in the way, a link, a directory that is not writable) before the
 // first AWS call that changes anything.
 func (o *PrepareOptions) checkLocal(p *plan.Plan, signer *oidckeys.Signer) error {
+	if err := o.checkTarget(p, signer); err != nil { // first: what --force replaces is written too
+		return err
+	}
 	files, err := o.files(p, signer)
 	if err != nil {
 		return err

@@ -36,7 +36,7 @@ const prepareExample = `  # Show what AWS needs, then create it and prepare the 
 
   # Print the plan as JSON, and show which CredentialsRequests were left out and why:
   oc sts prepare --dir ./mycluster --credentials-requests-dir ./credreqs \
-    --offline --account-id 123456789012 -o json -v`
+    --offline --account-id 123456789012 -o json --explain`
 
 // PrepareOptions are the inputs of `oc sts prepare`.
 type PrepareOptions struct {
@@ -57,11 +57,13 @@ type PrepareOptions struct {
 	DistributionARN        string
 	Tags                   map[string]string
 	Output                 string
-	Verbose                bool
+	Explain                bool
 	Prune                  bool
 	ReplacePublishedKeys   bool
 	WaitTimeout            time.Duration
 	DetailedExitCode       bool
+	Force                  bool
+	Retarget               bool
 	awsFlags
 	changeFlags
 	hiveFlags
@@ -69,6 +71,9 @@ type PrepareOptions struct {
 
 	target target
 	locks  localDirs
+	// What --force replaces (removals and the copies kept), and says.
+	forced        []atomicfs.File
+	replacedNotes []string
 	genericiooptions.IOStreams
 }
 
@@ -115,23 +120,25 @@ An existing signer key is always reused. Every write is atomic.`,
 	f.StringVar(&o.Dir, "dir", o.Dir, "The openshift-install directory (with install-config.yaml).")
 	f.StringVar(&o.StateDir, "state-dir", "", "Where oc sts keeps the signer key pair, plan.json and the rendering for an AWS admin, aws/ (default <dir>/"+statedir.DirName+"; with --hive $XDG_STATE_HOME/oc-sts/<name>).")
 	f.StringVar(&o.CredentialsRequestsDir, "credentials-requests-dir", "", "A directory of release manifests holding CredentialsRequests (oc adm release extract --credentials-requests).")
-	f.StringVar(&o.ReleaseImage, "release-image", "", "Read the CredentialsRequests from this release image (default: the one the installer will install: its state file's, $"+installer.ReleaseOverrideEnv+", then `openshift-install version`).")
+	f.StringVar(&o.ReleaseImage, "release-image", "", "Read the CredentialsRequests from this release image (default: the one the installer will install: its state file's, $"+installer.ReleaseOverrideEnv+", then what 'openshift-install version' prints).")
 	f.StringVarP(&o.RegistryConfig, "registry-config", "a", "", "Pull secret file for the release image, tried before $REGISTRY_AUTH_FILE, the install-config pullSecret and the docker/podman defaults.")
 	f.BoolVar(&o.Insecure, "insecure", false, "Allow a plain-HTTP or unverified-TLS registry for the release image.")
 	f.BoolVar(&o.Offline, "offline", false, "Make no AWS call: write the plan and an aws CLI script instead of creating AWS resources (a --release-image is still pulled).")
 	f.StringVar(&o.AccountID, "account-id", "", "The 12-digit AWS account ID (required with --offline).")
 	f.StringVar(&o.Name, "name", "", "Prefix of every AWS resource name (default: metadata.name of install-config.yaml).")
-	f.StringVar(&o.Region, "region", "", "AWS region (default: platform.aws.region of install-config.yaml).")
+	f.StringVar(&o.Region, "region", "", "AWS region of the cluster, for --hive (an install dir's is platform.aws.region of its install-config.yaml, which this may only repeat).")
 	f.StringVar(&o.RolePath, "role-path", "/", "IAM path of the roles, like /openshift/.")
 	f.StringVar(&o.PermissionsBoundary, "permissions-boundary", "", "ARN of an IAM policy set as every role's permissions boundary.")
 	f.BoolVar(&o.PrivateBucket, "private-bucket", false, "Serve the issuer from a private S3 bucket through CloudFront.")
 	f.StringVar(&o.CloudFrontDomain, "cloudfront-domain", "", "With --offline --private-bucket: the distribution's domain, output CloudFrontDomain of the stage-1 stack.")
 	f.StringVar(&o.DistributionARN, "distribution-arn", "", "With --offline --private-bucket: the distribution's ARN, output DistributionArn of the stage-1 stack.")
 	f.StringToStringVar(&o.Tags, "tag", nil, "Extra AWS tag KEY=VALUE on every resource (repeatable).")
-	f.BoolVarP(&o.Verbose, "verbose", "v", false, "List every CredentialsRequest found, included or not, and why.")
+	f.BoolVar(&o.Explain, "explain", false, "List every CredentialsRequest found, included or not, and why, and what decided each feature gate and capability.")
 	f.DurationVar(&o.WaitTimeout, "wait-timeout", 20*time.Minute, "With --private-bucket, how long to wait for the CloudFront distribution to deploy.")
 	f.BoolVar(&o.Prune, "prune", false, "Also delete the roles oc sts created for CredentialsRequests this release no longer has.")
 	f.BoolVar(&o.ReplacePublishedKeys, "replace-published-keys", false, "Replace the issuer's published keys.json even though it holds signer keys this run's key is not: every token they signed, a running cluster's included, is then rejected.")
+	f.BoolVar(&o.Force, "force", false, "Replace the manifests in manifests/ and openshift/ that conflict with what prepare writes (same file, same Secret, another issuer); each is kept in the state dir.")
+	f.BoolVar(&o.Retarget, "retarget", false, "Re-point a dir prepared for another name, account, region or issuer at this run's, leaving the first set of AWS resources (destroy them first, or later).")
 	o.awsFlags.Bind(cmd)
 	o.changeFlags.Bind(cmd)
 	f.BoolVar(&o.DetailedExitCode, "detailed-exitcode", false, "With --dry-run: exit 0 when AWS matches the plan, 2 when changes are pending, 1 on error (as terraform plan -detailed-exitcode).")
@@ -185,6 +192,11 @@ func (o *PrepareOptions) Validate() error {
 		return errors.New("--detailed-exitcode goes with --dry-run: it says whether changes are pending")
 	case o.Offline && (o.DryRun || o.Prune || o.Profile != ""):
 		return errors.New("--dry-run, --prune and --profile act on AWS: they cannot be combined with --offline")
+	case o.WaitTimeout <= 0:
+		return fmt.Errorf("--wait-timeout %v: give a positive duration, like 20m", o.WaitTimeout)
+	}
+	if err := plan.ValidateFlags(plan.Input{Name: o.Name, AccountID: o.AccountID, Region: o.Region, RolePath: o.RolePath, PermissionsBoundary: o.PermissionsBoundary, Tags: o.Tags}); err != nil {
+		return err
 	}
 	if err := o.validateHandoff(); err != nil {
 		return err
@@ -219,7 +231,7 @@ func (o *PrepareOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if o.Verbose {
+	if o.Explain {
 		printDecisions(o.ErrOut, sel.Decisions)
 		printSources(o.ErrOut, inclusion.Sources(files))
 	}
@@ -267,6 +279,9 @@ func (o *PrepareOptions) write(ctx context.Context, p *plan.Plan, changes []prov
 	changed, err := atomicfs.Write(ctx, o.StateDir, files)
 	if err != nil {
 		return writeError(err)
+	}
+	for _, note := range o.replacedNotes {
+		fmt.Fprintln(o.ErrOut, note)
 	}
 	return o.target.report(ctx, o, p, changes, signer, changed)
 }

@@ -8,6 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 	"k8s.io/cli-runtime/pkg/genericiooptions"
+
+	"github.com/oc-sts/oc-sts/pkg/provision"
 )
 
 // ExitError carries the process exit code of a failed command.
@@ -47,11 +49,17 @@ func ExitCode(err error) int {
 	return 0
 }
 
+// DisplayName is how help and usage name the plugin: oc and kubectl run
+// the oc-sts / kubectl-sts binary as `oc sts` / `kubectl sts`.
+const DisplayName = "oc sts"
+
 // NewRootCmd builds `oc sts` (installed as the oc-sts / kubectl-sts binary).
 func NewRootCmd(streams genericiooptions.IOStreams) *cobra.Command {
+	var level int
 	cmd := &cobra.Command{
-		Use:   "oc-sts",
-		Short: "Set up, verify and upgrade OpenShift clusters that use AWS STS short-lived credentials",
+		Use:         "oc-sts",
+		Annotations: map[string]string{cobra.CommandDisplayNameAnnotation: DisplayName},
+		Short:       "Set up, verify and upgrade OpenShift clusters that use AWS STS short-lived credentials",
 		Long: `oc sts makes OpenShift's "manual mode with AWS STS" one command.
 
   prepare        add everything an STS install needs to an openshift-install directory
@@ -61,7 +69,13 @@ func NewRootCmd(streams genericiooptions.IOStreams) *cobra.Command {
   destroy        remove the AWS resources prepare created`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// Every command's AWS calls report their retries on stderr.
+		PersistentPreRun: func(cmd *cobra.Command, _ []string) {
+			cmd.SetContext(provision.WithCallLog(cmd.Context(), provision.CallLog{Out: streams.ErrOut, Level: level}))
+		},
 	}
+	// klog's -v, as in oc and kubectl: how much to say about AWS calls.
+	cmd.PersistentFlags().IntVarP(&level, "v", "v", 0, "Log level of the AWS calls: 2 says every retry (by default only those of a call retrying for seconds), 6 every call with its outcome and duration.")
 	cmd.SetIn(streams.In)
 	cmd.SetOut(streams.Out)
 	cmd.SetErr(streams.ErrOut)

@@ -66,6 +66,9 @@ func (t *installDirTarget) complete(o *PrepareOptions) error {
 	if o.StateDir == "" {
 		o.StateDir = statedir.Default(o.Dir)
 	}
+	if err := statedir.Location(o.Dir, o.StateDir); err != nil {
+		return err
+	}
 	if err := o.lockStateDir(); err != nil {
 		return err
 	}
@@ -85,7 +88,7 @@ func (t *installDirTarget) complete(o *PrepareOptions) error {
 
 func (t *installDirTarget) validate(o *PrepareOptions) error {
 	if o.Region != t.dir.Config.Region {
-		return fmt.Errorf("--region %s differs from platform.aws.region %s in %s: the issuer must be in the cluster's region", o.Region, t.dir.Config.Region, t.dir.Config.File)
+		return fmt.Errorf("--region %s, but the cluster's region is %s (platform.aws.region in %s): an install dir's region is read from there, and the issuer must be in it; change it in the install-config, or drop --region (it is for --hive)", o.Region, t.dir.Config.Region, t.dir.Config.File)
 	}
 	return nil
 }

@@ -39,7 +39,7 @@ type UpgradeOptions struct {
 	Name                          string
 	Region                        string
 	Output                        string
-	Verbose                       bool
+	Explain                       bool
 	awsFlags
 	changeFlags
 
@@ -93,7 +93,7 @@ Manual-mode cluster needs before a minor upgrade.`,
 	f.StringVar(&o.Region, "region", "", "AWS region (default: the cluster's Infrastructure).")
 	o.awsFlags.Bind(cmd)
 	o.changeFlags.Bind(cmd) // with --apply
-	f.BoolVarP(&o.Verbose, "verbose", "v", false, "List every CredentialsRequest of the target, included or not and why, and what decided each feature gate and capability.")
+	f.BoolVar(&o.Explain, "explain", false, "List every CredentialsRequest of the target, included or not and why, and what decided each feature gate and capability.")
 	addOutputFlag(cmd, &o.Output)
 	return cmd
 }
@@ -157,7 +157,7 @@ func (o *UpgradeOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if o.Verbose {
+	if o.Explain {
 		printDecisions(o.ErrOut, sel.Decisions)
 		printSources(o.ErrOut, pred.Inclusion.Sources(t.Files))
 		fmt.Fprintf(o.ErrOut, "What the current release runs: from %s.\n", pred.CurrentFrom)

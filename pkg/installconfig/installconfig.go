@@ -114,7 +114,7 @@ func Parse(file string, data []byte) (*Config, error) {
 	}
 	c.Region = region.Value
 	mode, _ := lookup(root, "credentialsMode")
-	if mode != nil {
+	if mode != nil && mode.Tag != "!!null" { // `credentialsMode:`, null and ~ are unset, as for the installer
 		c.CredentialsMode = mode.Value
 		if mode.Value != ManualMode && mode.Value != "" {
 			return nil, fe(mode, "credentialsMode", "is %q: STS needs Manual; remove the line or set credentialsMode: Manual", mode.Value)

@@ -1,6 +1,7 @@
 package installconfig
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -111,6 +112,8 @@ func FuzzSetManual(f *testing.F) {
 	f.Add("apiVersion: v1\nplatform:\n  aws:\n    region: us-east-1\n")
 	f.Add("{apiVersion: v1, platform: {aws: {region: us-east-1}}}")
 	f.Add("apiVersion: v1 # c\n\n# x\nplatform: {aws: {region: r}}\nz: |\n  a\n")
+	f.Add(`{"apiVersion": "v1", "credentialsMode": null, "platform": {"aws": {"region": "r"}}}`)
+	f.Add("apiVersion: v1\ncredentialsMode: # c\nplatform: {aws: {region: r}}\n")
 	f.Fuzz(func(t *testing.T, in string) {
 		c, err := Parse(FileName, []byte(in))
 		if err != nil {
@@ -130,8 +133,42 @@ func FuzzSetManual(f *testing.F) {
 		if !reflect.DeepEqual(before, after) {
 			t.Fatalf("fields changed:\n%v\n%v", before, after)
 		}
+		if json.Valid([]byte(in)) && !json.Valid(out) {
+			t.Fatalf("a JSON install-config is no longer JSON:\n%s", out)
+		}
 		if string(re.SetManual()) != string(out) {
 			t.Fatal("not idempotent")
 		}
 	})
+}
+
+// Every shape the installer accepts is edited in place: the expected file
+// is the input with exactly the credentialsMode bytes changed.
+func TestSetManualByteExact(t *testing.T) {
+	const region = "platform:\n  aws:\n    region: us-east-1\n"
+	for name, tt := range map[string]struct{ in, want string }{
+		"empty":           {"apiVersion: v1\ncredentialsMode:\n" + region, "apiVersion: v1\ncredentialsMode: Manual\n" + region},
+		"empty, comment":  {"apiVersion: v1\ncredentialsMode: # set by oc sts\n\n" + region, "apiVersion: v1\ncredentialsMode: Manual # set by oc sts\n\n" + region},
+		"null":            {"# head\napiVersion: v1\n\ncredentialsMode: null   # x\n" + region, "# head\napiVersion: v1\n\ncredentialsMode: Manual   # x\n" + region},
+		"tilde":           {"apiVersion: v1\ncredentialsMode: ~\n" + region, "apiVersion: v1\ncredentialsMode: Manual\n" + region},
+		"empty quotes":    {"apiVersion: v1\n\"credentialsMode\": ''\n" + region, "apiVersion: v1\n\"credentialsMode\": Manual\n" + region},
+		"last, no EOL":    {"apiVersion: v1\n" + region + "credentialsMode:", "apiVersion: v1\n" + region + "credentialsMode: Manual"},
+		"flow":            {"{apiVersion: v1, platform: {aws: {region: us-east-1}}}", `{"credentialsMode": "Manual", apiVersion: v1, platform: {aws: {region: us-east-1}}}`},
+		"JSON":            {"{\n  \"apiVersion\": \"v1\",\n  \"platform\": {\"aws\": {\"region\": \"us-east-1\"}}\n}\n", "{\n  \"credentialsMode\": \"Manual\",\n  \"apiVersion\": \"v1\",\n  \"platform\": {\"aws\": {\"region\": \"us-east-1\"}}\n}\n"},
+		"JSON, tabs":      {"{\n\t\"apiVersion\": \"v1\",\n\t\"platform\": {\"aws\": {\"region\": \"us-east-1\"}}\n}", "{\n\t\"credentialsMode\": \"Manual\",\n\t\"apiVersion\": \"v1\",\n\t\"platform\": {\"aws\": {\"region\": \"us-east-1\"}}\n}"},
+		"JSON empty mode": {`{"apiVersion":"v1","credentialsMode":"","platform":{"aws":{"region":"us-east-1"}}}`, `{"apiVersion":"v1","credentialsMode":"Manual","platform":{"aws":{"region":"us-east-1"}}}`},
+		"JSON null mode":  {`{"apiVersion":"v1","credentialsMode": null,"platform":{"aws":{"region":"us-east-1"}}}`, `{"apiVersion":"v1","credentialsMode": "Manual","platform":{"aws":{"region":"us-east-1"}}}`},
+		"JSON one line":   {`{"apiVersion":"v1","platform":{"aws":{"region":"us-east-1"}}}`, `{"credentialsMode": "Manual", "apiVersion":"v1","platform":{"aws":{"region":"us-east-1"}}}`},
+	} {
+		c, err := Parse(FileName, []byte(tt.in))
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if c.CredentialsMode != "" {
+			t.Errorf("%s: parsed mode %q, want unset", name, c.CredentialsMode)
+		}
+		if got := string(c.SetManual()); got != tt.want {
+			t.Errorf("%s:\n got %q\nwant %q", name, got, tt.want)
+		}
+	}
 }

@@ -178,7 +178,10 @@ func roles(in Input, p *Plan) ([]Role, error) {
 	return out, errors.Join(errs...)
 }
 
-func validateInput(in *Input) error {
+// ValidateFlags checks what the user gives on the command line (name,
+// account ID unless empty, region, role path, permissions boundary, tags),
+// so a command can refuse them before its first network call.
+func ValidateFlags(in Input) error {
 	var errs []error
 	add := func(err error) {
 		if err != nil {
@@ -186,11 +189,36 @@ func validateInput(in *Input) error {
 		}
 	}
 	add(ValidateName(in.Name))
-	if !accountRE.MatchString(in.AccountID) {
+	if in.AccountID != "" && !accountRE.MatchString(in.AccountID) {
 		add(fmt.Errorf("--account-id %q: an AWS account ID is exactly 12 digits", in.AccountID))
 	}
 	part, err := awsid.PartitionFor(in.Region)
 	add(err)
+	if in.RolePath == "" {
+		in.RolePath = "/"
+	}
+	if len(in.RolePath) > maxRolePath || !rolePathRE.MatchString(in.RolePath) {
+		add(fmt.Errorf("--role-path %q: an IAM path starts and ends with '/' (like /openshift/) and is at most %d characters", in.RolePath, maxRolePath))
+	}
+	if b := in.PermissionsBoundary; b != "" && !awsid.IsPolicyARN(part.ID, b) {
+		add(fmt.Errorf("--permissions-boundary %q: want an IAM policy ARN in partition %s (%s)", b, part.ID, awsid.PolicyARNForm(part.ID)))
+	}
+	add(validateTags(in.Name, in.Tags))
+	return errors.Join(errs...)
+}
+
+func validateInput(in *Input) error {
+	var errs []error
+	add := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+	add(ValidateFlags(*in))
+	if in.AccountID == "" { // ValidateFlags allows none: online it is the caller's
+		add(errors.New(`--account-id "": an AWS account ID is exactly 12 digits`))
+	}
+	part, _ := awsid.PartitionFor(in.Region)
 	if in.BucketHost == "" || strings.ContainsAny(in.BucketHost, "/:") {
 		add(fmt.Errorf("the issuer bucket's S3 host %q is not a host name", in.BucketHost))
 	}
@@ -210,15 +238,8 @@ func validateInput(in *Input) error {
 	if in.RolePath == "" {
 		in.RolePath = "/"
 	}
-	if len(in.RolePath) > maxRolePath || !rolePathRE.MatchString(in.RolePath) {
-		add(fmt.Errorf("--role-path %q: an IAM path starts and ends with '/' (like /openshift/) and is at most %d characters", in.RolePath, maxRolePath))
-	}
-	if b := in.PermissionsBoundary; b != "" && !awsid.IsPolicyARN(part.ID, b) {
-		add(fmt.Errorf("--permissions-boundary %q: want an IAM policy ARN in partition %s (%s)", b, part.ID, awsid.PolicyARNForm(part.ID)))
-	}
-	add(validateTags(in.Name, in.Tags))
 	if len(in.Requests) == 0 && !in.IssuerOnly {
-		add(errors.New("no AWS CredentialsRequest is included for this cluster: check --credentials-requests-dir or the release image, and the install-config's featureSet and capabilities (-v lists what was left out and why)"))
+		add(errors.New("no AWS CredentialsRequest is included for this cluster: check --credentials-requests-dir or the release image, and the install-config's featureSet and capabilities (--explain lists what was left out and why)"))
 	}
 	if len(in.JWKS) == 0 {
 		add(errors.New("no signer key set (JWKS) given"))

@@ -24,6 +24,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3control"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
+	"github.com/aws/smithy-go/middleware"
 
 	"github.com/oc-sts/oc-sts/pkg/awsread"
 )
@@ -126,11 +127,12 @@ func LoadConfig(ctx context.Context, profile, region string) (aws.Config, error)
 		config.WithRegion(region),
 		config.WithRetryer(func() aws.Retryer {
 			return retry.NewStandard(func(o *retry.StandardOptions) {
-				o.MaxAttempts = 10
+				o.MaxAttempts = MaxAttempts
 				o.MaxBackoff = 20 * time.Second
 				o.RateLimiter = ratelimit.None
 			})
 		}),
+		config.WithAPIOptions([]func(*middleware.Stack) error{logCalls}),
 	}
 	if profile != "" {
 		opts = append(opts, config.WithSharedConfigProfile(profile))

@@ -285,7 +285,12 @@ func TestPrivateIssuerOffline(t *testing.T) {
 		}
 	}
 
-	res = run(t, true, offlineArgs(dir, crDir, "--private-bucket", "--cloudfront-domain", domain, "--distribution-arn", arn)...)
+	// The dir was rendered for the public issuer first: its issuer changes.
+	stage2 := offlineArgs(dir, crDir, "--private-bucket", "--cloudfront-domain", domain, "--distribution-arn", arn)
+	if res := run(t, true, stage2...); res.code == 0 || !strings.Contains(res.stderr, "issuer: https://demo-oidc.s3.us-east-2.amazonaws.com -> https://"+domain) {
+		t.Errorf("re-targeted from the public issuer without --retarget: exit %d\n%s", res.code, res.stderr)
+	}
+	res = run(t, true, append(stage2, "--retarget")...)
 	if res.code != 0 || !strings.Contains(res.stdout, "updates the stage-1 stack") || strings.Contains(res.stdout, "apply.sh") {
 		t.Fatalf("stage 2: exit %d\n%s%s", res.code, res.stdout, res.stderr)
 	}

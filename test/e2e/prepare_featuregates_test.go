@@ -45,7 +45,7 @@ func TestPrepareFeatureGatesFromTheReleaseImage(t *testing.T) {
 		}
 		return false
 	}
-	res := run(t, false, "prepare", "--no-installer", "--dir", exampleDir(t, ic), "--release-image", spec, "--insecure", "--offline", "--account-id", "123456789012", "-o", "json", "-v")
+	res := run(t, false, "prepare", "--no-installer", "--dir", exampleDir(t, ic), "--release-image", spec, "--insecure", "--offline", "--account-id", "123456789012", "-o", "json", "--explain")
 	if res.code != 0 || !hasRole(res.stdout) {
 		t.Fatalf("from the image: exit %d, role for the gated request %v\n%s", res.code, res.code == 0 && hasRole(res.stdout), res.stderr)
 	}

@@ -208,14 +208,14 @@ func TestStateDirScript(t *testing.T) {
 func TestFeatureSetFromInstallConfig(t *testing.T) {
 	ic, _ := os.ReadFile(filepath.Join(repoRoot(), "examples", "install-dir", "install-config.yaml"))
 	dir := exampleDir(t, append(ic, []byte("featureSet: TechPreviewNoUpgrade\n")...))
-	res := run(t, true, offlineArgs(dir, testdata("credentialsrequests", "4.16"), "-o", "json", "-v")...)
+	res := run(t, true, offlineArgs(dir, testdata("credentialsrequests", "4.16"), "-o", "json", "--explain")...)
 	if res.code != 0 {
 		t.Fatalf("exit %d: %s", res.code, res.stderr)
 	}
 	if !strings.Contains(res.stdout, `"name": "openshift-cluster-api-aws"`) {
 		t.Error("TechPreviewNoUpgrade did not include the cluster-api request")
 	}
-	plain := run(t, true, offlineArgs(exampleDir(t, nil), testdata("credentialsrequests", "4.16"), "-o", "json", "-v")...)
+	plain := run(t, true, offlineArgs(exampleDir(t, nil), testdata("credentialsrequests", "4.16"), "-o", "json", "--explain")...)
 	if strings.Contains(plain.stdout, `"name": "openshift-cluster-api-aws"`) {
 		t.Error("the default feature set included a TechPreviewNoUpgrade request")
 	}

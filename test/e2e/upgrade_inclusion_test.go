@@ -29,7 +29,7 @@ func TestUpgradeCheckImplicitlyEnabledCapability(t *testing.T) {
 
 	check := func(t *testing.T, wantFrom string, extra ...string) {
 		t.Helper()
-		r, res := c.upgradeCheck(t, append([]string{"--to", "4.13.0", "--insecure", "-v"}, extra...)...)
+		r, res := c.upgradeCheck(t, append([]string{"--to", "4.13.0", "--insecure", "--explain"}, extra...)...)
 		if res.code != 1 || strings.Join(blocking(r), "\n") != "openshift-ingress trust-broken" {
 			t.Fatalf("exit %d, blocking %v\n%s", res.code, blocking(r), res.stderr)
 		}
@@ -82,7 +82,7 @@ func TestUpgradeCheckImplicitlyEnabledCapability(t *testing.T) {
 	}
 }
 
-// containsRow finds a -v table row with these cells, in order.
+// containsRow finds an --explain table row with these cells, in order.
 func containsRow(out string, cells ...string) bool {
 	for _, line := range strings.Split(out, "\n") {
 		rest, ok := line, true
@@ -125,7 +125,7 @@ spec:
   customNoUpgrade: {enabled: [ExampleGate], disabled: [AWSDedicatedHosts]}`)
 		c.kubectl(t, "patch", "featuregate", "cluster", "--subresource=status", "--type=merge", "-p",
 			`{"status":{"featureGates":[{"version":"4.12.9","enabled":[{"name":"ExampleGate"}],"disabled":[{"name":"AWSDedicatedHosts"}]}]}}`)
-		r, res := c.upgradeCheck(t, "--credentials-requests-dir", dir, "--target-version", "4.13.0", "-v")
+		r, res := c.upgradeCheck(t, "--credentials-requests-dir", dir, "--target-version", "4.13.0", "--explain")
 		if got := strings.Join(blocking(r), "\n"); res.code != 1 || got != "openshift-ingress trust-broken\nopenshift-new-operator new-request ec2:DescribeRegions" {
 			t.Errorf("exit %d, blocking:\n%s\n%s", res.code, got, res.stderr)
 		}
@@ -166,7 +166,7 @@ spec:
 			}
 		}
 		spec := srv.Push(t, "ocp-release:4.13.0", registry.Release(t, dir, "4.13.0", extra))
-		r, res := c.upgradeCheck(t, "--to", spec, "--insecure", "-v")
+		r, res := c.upgradeCheck(t, "--to", spec, "--insecure", "--explain")
 		if got := blockingKinds(r); res.code != 1 || got != wantBlocking+"\n"+newOperator {
 			t.Errorf("exit %d, blocking:\n%s\n%s", res.code, got, res.stderr)
 		}
@@ -179,7 +179,7 @@ spec:
 		c.kubectl(t, "patch", "featuregate", "cluster", "--subresource=status", "--type=merge", "-p",
 			fmt.Sprintf(`{"status":{"featureGates":[{"version":"4.12.9","enabled":[],"disabled":[{"name":%q}]},{"version":"4.13.0","enabled":[{"name":%q}],"disabled":[]}]}}`, gate, gate))
 		defer c.kubectl(t, "patch", "featuregate", "cluster", "--subresource=status", "--type=merge", "-p", `{"status":{"featureGates":[]}}`)
-		r, res := c.upgradeCheck(t, "--credentials-requests-dir", dir, "--target-version", "4.13.0", "-v")
+		r, res := c.upgradeCheck(t, "--credentials-requests-dir", dir, "--target-version", "4.13.0", "--explain")
 		if got := blockingKinds(r); res.code != 1 || got != wantBlocking+"\n"+newOperator || !containsRow(res.stderr, "feature-gate", gate, "yes", "FeatureGate cluster status.featureGates for 4.13.0") {
 			t.Errorf("exit %d, blocking:\n%s\n%s", res.code, got, res.stderr)
 		}
