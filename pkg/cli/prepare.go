@@ -145,6 +145,13 @@ An existing signer key is always reused. Every write is atomic.`,
 	o.installerFlags.Bind(cmd)
 	addOutputFlag(cmd, &o.Output)
 	o.hiveFlags.Bind(cmd)
+	// The rest stay under Flags: the install dir, the state dir and the run.
+	group(f, "Release image flags (where the CredentialsRequests come from)",
+		"release-image", "registry-config", "insecure", "credentials-requests-dir")
+	group(f, "AWS flags (the account and the resources prepare makes)",
+		"profile", "account-id", "role-path", "permissions-boundary", "tag", "private-bucket", "cloudfront-domain",
+		"distribution-arn", "wait-timeout", "prune", "replace-published-keys")
+	group(f, "Installer flags (the real openshift-install run for create manifests)", "installer", "no-installer", "check")
 	cmd.MarkFlagDirname("dir")
 	cmd.MarkFlagDirname("state-dir")
 	cmd.MarkFlagDirname("credentials-requests-dir")
