@@ -52,7 +52,7 @@ vet:
 # binary against a real local registry, then oc itself as the oracle (its
 # own module under test/oracle, so oc's older Kubernetes stays out of ours).
 test: vet test-tools
-	$(GO) test -count=1 -timeout 30m ./... # e2e runs the aws CLI scripts ~200 times: past go test's 10m on a loaded machine
+	$(GO) test -count=1 -timeout 60m ./... # the e2e package (installer, scripts, crash tests) passes 30m on a loaded 2-core machine
 	cd test/oracle && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 # The fast tier: unit tests, fakes and golden files; no moto, etcd,

@@ -15,11 +15,7 @@ func printDecisions(w io.Writer, decisions []credreq.Decision) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "CREDENTIALSREQUEST\tFILE\tINCLUDED\tREASON")
 	for _, d := range decisions {
-		included := "no"
-		if d.Included {
-			included = "yes"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", printable(d.Name), printable(d.File), included, printable(d.Reason))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", printable(d.Name), printable(d.File), yesNo(d.Included), printable(d.Reason))
 	}
 	tw.Flush()
 }
@@ -30,11 +26,7 @@ func printSources(w io.Writer, sources []credreq.Source) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "\nINPUT\tNAME\tENABLED\tDECIDED BY")
 	for _, s := range sources {
-		enabled := "no"
-		if s.Enabled {
-			enabled = "yes"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.Kind, printable(s.Name), enabled, s.DecidedBy)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", s.Kind, printable(s.Name), yesNo(s.Enabled), s.DecidedBy)
 	}
 	tw.Flush()
 }
@@ -47,4 +39,12 @@ func printable(s string) string {
 		return strconv.Quote(s)
 	}
 	return s
+}
+
+// yesNo is a table's boolean column.
+func yesNo(b bool) string {
+	if b {
+		return "yes"
+	}
+	return "no"
 }
