@@ -9,6 +9,7 @@ FUZZTIME ?= 20s
 PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
 KUBE_APISERVER := bin/tools/kube-apiserver
 CCO_UPGRADEABLE := bin/tools/cco-upgradeable
+CCO_STS_SECRET := bin/tools/cco-sts-secret
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: build demo test vet fuzz bench dist clean aws-world test-tools etcd
@@ -48,8 +49,9 @@ bench:
 
 # What the verify and upgrade-check tests run: etcd (Debian's etcd-server), a
 # real kube-apiserver built from k8s.io/kubernetes, and the
-# cloud-credential-operator's Upgradeable check (each its own module, pinned).
-test-tools: etcd $(KUBE_APISERVER) $(CCO_UPGRADEABLE)
+# cloud-credential-operator's Upgradeable check and its AWS actuator, which
+# writes an operator's Secret from stsIAMRoleARN (each its own module, pinned).
+test-tools: etcd $(KUBE_APISERVER) $(CCO_UPGRADEABLE) $(CCO_STS_SECRET)
 
 etcd:
 	@command -v etcd >/dev/null || test -x /usr/bin/etcd || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq etcd-server; }
@@ -59,6 +61,9 @@ $(KUBE_APISERVER): test/tools/kube-apiserver/go.mod test/tools/kube-apiserver/go
 
 $(CCO_UPGRADEABLE): test/tools/cco-upgradeable/go.mod test/tools/cco-upgradeable/go.sum test/tools/cco-upgradeable/main.go
 	cd test/tools/cco-upgradeable && $(GO) build -o $(CURDIR)/$@ .
+
+$(CCO_STS_SECRET): test/tools/cco-sts-secret/go.mod test/tools/cco-sts-secret/go.sum test/tools/cco-sts-secret/main.go
+	cd test/tools/cco-sts-secret && $(GO) build -o $(CURDIR)/$@ .
 
 # Run each fuzz target for FUZZTIME.
 fuzz:

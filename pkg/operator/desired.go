@@ -20,7 +20,11 @@ import (
 const (
 	RequestTag      = "oc-sts.openshift.io/credentials-request" // namespace/name of the CredentialsRequest
 	SubscriptionTag = "oc-sts.openshift.io/subscription"        // namespace/name of the Subscription
-	maxTagValue     = 256
+	// ServiceAccountsTag lists (comma-separated) the service accounts the
+	// role trusts beyond its request's own (--service-account): verify
+	// holds the trust to exactly both.
+	ServiceAccountsTag = "oc-sts.openshift.io/added-service-accounts"
+	maxTagValue        = 256
 )
 
 // IsOperatorRole says a role's tags mark it as a day-2 operator's.
@@ -205,6 +209,14 @@ func Roles(t Target, subscription string, reqs []Request, wiring []Wiring) ([]Ro
 		tags[RequestTag] = TagValue(r.Key())
 		if subscription != "" {
 			tags[SubscriptionTag] = TagValue(subscription)
+		}
+		if len(r.AddedServiceAccounts) > 0 {
+			v := strings.Join(r.AddedServiceAccounts, ",")
+			if len(v) > maxTagValue {
+				errs = append(errs, fmt.Errorf("CredentialsRequest %s: the service accounts --service-account adds (%s) are over the %d characters of the tag that records them: add them to the CredentialsRequest in a copy of its file", r.Key(), v, maxTagValue))
+				continue
+			}
+			tags[ServiceAccountsTag] = v
 		}
 		role := plan.Role{
 			Name:                name,
