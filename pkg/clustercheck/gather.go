@@ -104,7 +104,7 @@ func awsRequest(item unstructured.Unstructured) (Request, bool, error) {
 		return Request{}, false, nil
 	}
 	return Request{Namespace: cr.Namespace, Name: cr.Name, SecretNamespace: cr.Spec.SecretRef.Namespace, SecretName: cr.Spec.SecretRef.Name,
-		ServiceAccounts: cr.Spec.ServiceAccountNames, Statements: spec.StatementEntries}, true, nil
+		ServiceAccounts: cr.Spec.ServiceAccountNames, Statements: spec.StatementEntries, STSRoleARN: spec.STSIAMRoleARN, Payload: IsPayload(cr.Annotations)}, true, nil
 }
 
 // ReadSecret reads the ini-style credentials key of a credentials Secret.

@@ -16,6 +16,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/dynamic"
 
+	"github.com/oc-sts/oc-sts/pkg/clustercheck"
 	"github.com/oc-sts/oc-sts/pkg/credreq"
 )
 
@@ -159,39 +160,37 @@ func Merge(cluster, files []Request) []Request {
 	return out
 }
 
-// payloadAnnotation marks the release payload's own CredentialsRequests
-// (applied by the cluster-version operator): prepare and upgrade-check
-// manage those, never oc sts operator.
-const payloadAnnotation = "include.release.openshift.io/"
-
-// IsPayload says a CredentialsRequest came from the release payload.
-func IsPayload(annotations map[string]string) bool {
-	for k := range annotations {
-		if strings.HasPrefix(k, payloadAnnotation) {
-			return true
-		}
-	}
-	return false
-}
-
 // belongs says whether a CredentialsRequest of the cluster is the operator
 // of sub's, and why. Operators create theirs in the cloud-credential-
 // operator's namespace or their own, for a Secret in their own namespace
 // (ALBO, OADP, the EFS driver); once wired, it carries the Subscription's
 // role ARN (Loki's Secret goes to the LokiStack's namespace, but its
-// stsIAMRoleARN is the operator's ROLEARN).
+// stsIAMRoleARN is the operator's ROLEARN). The release payload's own are
+// never an operator's.
 func belongs(obj *unstructured.Unstructured, sub *Subscription) (bool, string) {
-	if IsPayload(obj.GetAnnotations()) {
+	arn, _, _ := unstructured.NestedString(obj.Object, "spec", "providerSpec", "stsIAMRoleARN")
+	ns, _, _ := unstructured.NestedString(obj.Object, "spec", "secretRef", "namespace")
+	return belongsTo(clustercheck.IsPayload(obj.GetAnnotations()), arn, ns, sub)
+}
+
+// BelongsTo says whether a request verify or upgrade-check read is the
+// operator of sub's.
+func BelongsTo(r clustercheck.Request, sub *Subscription) bool {
+	ok, _ := belongsTo(r.Payload, r.STSRoleARN, r.SecretNamespace, sub)
+	return ok
+}
+
+func belongsTo(payload bool, stsRoleARN, secretNamespace string, sub *Subscription) (bool, string) {
+	if payload {
 		return false, ""
 	}
-	arn, _, _ := unstructured.NestedString(obj.Object, "spec", "providerSpec", "stsIAMRoleARN")
 	for _, e := range sub.Env {
-		if arn != "" && e.Value == arn && isRoleARNVar(e.Name) {
+		if stsRoleARN != "" && e.Value == stsRoleARN && isRoleARNVar(e.Name) {
 			return true, fmt.Sprintf("its stsIAMRoleARN is the Subscription's %s", e.Name)
 		}
 	}
-	if ns, _, _ := unstructured.NestedString(obj.Object, "spec", "secretRef", "namespace"); ns == sub.Namespace {
-		return true, "its Secret goes to the operator's namespace " + ns
+	if secretNamespace == sub.Namespace {
+		return true, "its Secret goes to the operator's namespace " + secretNamespace
 	}
 	return false, ""
 }
