@@ -235,20 +235,32 @@ func TestDiffWiring(t *testing.T) {
 	cr := &ccov1.CredentialsRequest{ObjectMeta: metav1.ObjectMeta{Namespace: "openshift-cloud-credential-operator", Name: "b"}}
 	env := Role{Wiring: Wiring{Env: "ROLEARN", Secret: "ns/a"}}
 	env.ARN = "arn:aws:iam::123456789012:role/c-ns-a"
-	sec := Role{Wiring: Wiring{Secret: "ns/b"}, Request: Request{Request: credreq.Request{CR: cr}}}
+	sec := Role{Wiring: Wiring{Secret: "ns/b"}, Request: Request{Request: credreq.Request{CR: cr, File: "b.yaml"}}}
 	sec.ARN = "arn:aws:iam::123456789012:role/c-ns-b"
-	o := &Observed{Subscription: sub, Secrets: map[string]clustercheck.Secret{"ns/b": {Found: true, StaticKeys: true}}, Namespaces: map[string]bool{"ns": true}}
+	o := &Observed{Subscription: sub, Secrets: map[string]clustercheck.Secret{"ns/b": {Found: true, StaticKeys: true}}, Namespaces: map[string]bool{"ns": true},
+		Records: map[string]*unstructured.Unstructured{}}
+	if _, err := DiffWiring([]Role{env, sec}, o); err == nil || !strings.Contains(err.Error(), `credentialsMode is "", not Manual`) {
+		t.Errorf("a record on a cluster whose cloud-credential-operator would mint keys: %v", err)
+	}
+	o.CredentialsMode = "Manual"
 	changes, err := DiffWiring([]Role{env, sec}, o)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := []string{
 		"  + subscription ns/op spec.config.env[ROLEARN]: arn:aws:iam::123456789012:role/c-ns-a",
+		"  + credentialsrequest openshift-cloud-credential-operator/b spec: as given in b.yaml (what verify and upgrade-check hold the role to)",
 		"  ~ secret ns/b data.credentials: static access keys (long-lived; deactivate them in IAM afterwards) -> arn:aws:iam::123456789012:role/c-ns-b",
 	}
-	if len(changes) != 2 || changes[0].String() != want[0] || changes[1].String() != want[1] {
-		t.Errorf("%v", changes)
+	var got []string
+	for _, ch := range changes {
+		got = append(got, ch.String())
 	}
+	if !slices.Equal(got, want) {
+		t.Errorf("got\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	rec, _ := record(sec)
+	o.Records[sec.Request.Key()] = rec
 	sub.Env = append(sub.Env, corev1.EnvVar{Name: "ROLEARN", Value: env.ARN})
 	o.Secrets["ns/b"] = clustercheck.Secret{Found: true, RoleARN: sec.ARN, TokenFile: "/var/run/secrets/openshift/serviceaccount/token", Regional: true}
 	if changes, err := DiffWiring([]Role{env, sec}, o); err != nil || len(changes) != 0 {
@@ -267,10 +279,12 @@ func TestDiffWiring(t *testing.T) {
 	deleted := map[string]bool{env.ARN: true, sec.ARN: true}
 	o.CCOSecrets = map[string]bool{}
 	un := DiffUnwire(deleted, sub, o)
-	if len(un) != 2 || un[0].String() != "  - subscription ns/op spec.config.env[ROLEARN] (was "+env.ARN+")" || un[1].Object != "secret ns/b" {
+	if len(un) != 3 || un[0].String() != "  - subscription ns/op spec.config.env[ROLEARN] (was "+env.ARN+")" || un[1].Object != "secret ns/b" ||
+		un[2].String() != "  - credentialsrequest openshift-cloud-credential-operator/b spec (was recorded from b.yaml)" {
 		t.Errorf("unwire %v", un)
 	}
 	o.CCOSecrets["ns/b"] = true
+	delete(o.Records, sec.Request.Key())
 	if un := DiffUnwire(deleted, sub, o); len(un) != 1 {
 		t.Errorf("a Secret the cloud-credential-operator wrote is deleted: %v", un)
 	}

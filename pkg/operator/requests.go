@@ -130,6 +130,9 @@ func FromFiles(paths []string, namespace string, sas ServiceAccounts) ([]Request
 	}
 	var out []Request
 	for _, r := range read {
+		if r.CR.Namespace == "" {
+			r.CR.Namespace = ccov1.CloudCredOperatorNamespace // where the cloud-credential-operator's requests live
+		}
 		out = append(out, Request{Request: r, Origin: "file " + r.File, AddedServiceAccounts: added[r.Name()], STSRoleARN: r.AWS.STSIAMRoleARN})
 	}
 	return out, nil

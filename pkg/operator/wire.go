@@ -11,6 +11,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
@@ -50,16 +52,50 @@ type Observed struct {
 	Secrets      map[string]clustercheck.Secret // by namespace/name
 	CCOSecrets   map[string]bool                // Secrets the cloud-credential-operator wrote
 	Namespaces   map[string]bool                // existing namespaces of the Secrets
+	// Records are the CredentialsRequests of the cluster named like the
+	// requests given with -f whose Secret oc sts writes (nil: none).
+	Records map[string]*unstructured.Unstructured
+	// CredentialsMode is CloudCredential cluster's spec.credentialsMode.
+	CredentialsMode string
 }
+
+// RecordAnnotation marks a CredentialsRequest oc sts operator created in
+// the cluster from a file: the record of what the role it wrote into the
+// Secret must grant and trust, which verify and upgrade-check read like
+// any request (the cloud-credential-operator does nothing with a request
+// without stsIAMRoleARN in Manual mode).
+const RecordAnnotation = "oc-sts.openshift.io/record-of"
+
+// needsRecord says a role's request is recorded in the cluster by oc sts:
+// it came from a file, and its Secret is written by oc sts (an operator
+// wired through ROLEARN creates its own).
+func needsRecord(r Role) bool { return !r.Request.InCluster && r.Wiring.Env == "" }
 
 // CCOAnnotation is what the cloud-credential-operator puts on the Secrets
 // it writes: the CredentialsRequest they serve.
 const CCOAnnotation = "cloudcredential.openshift.io/credentials-request"
 
 // ObserveWiring reads the Secrets the roles' wiring names.
-func ObserveWiring(ctx context.Context, kube kubernetes.Interface, sub *Subscription, roles []Role) (*Observed, error) {
-	o := &Observed{Subscription: sub, Secrets: map[string]clustercheck.Secret{}, CCOSecrets: map[string]bool{}, Namespaces: map[string]bool{}}
+func ObserveWiring(ctx context.Context, kube kubernetes.Interface, dyn dynamic.Interface, sub *Subscription, roles []Role) (*Observed, error) {
+	o := &Observed{Subscription: sub, Secrets: map[string]clustercheck.Secret{}, CCOSecrets: map[string]bool{}, Namespaces: map[string]bool{},
+		Records: map[string]*unstructured.Unstructured{}}
+	mode, err := dyn.Resource(clustercheck.CloudCredentialGVR).Get(ctx, "cluster", metav1.GetOptions{})
+	if err != nil && !apierrors.IsNotFound(err) {
+		return nil, fmt.Errorf("reading cloudcredential cluster: %w", err)
+	}
+	if err == nil {
+		o.CredentialsMode, _, _ = unstructured.NestedString(mode.Object, "spec", "credentialsMode")
+	}
 	for _, r := range roles {
+		if needsRecord(r) {
+			cr, err := dyn.Resource(CredentialsRequestGVR).Namespace(r.Request.CR.Namespace).Get(ctx, r.Request.CR.Name, metav1.GetOptions{})
+			if err != nil && !apierrors.IsNotFound(err) {
+				return nil, fmt.Errorf("reading credentialsrequest %s: %w", r.Request.Key(), err)
+			}
+			if err == nil {
+				o.Records[r.Request.Key()] = cr
+			}
+		}
 		ns, name, _ := strings.Cut(r.Wiring.Secret, "/")
 		if _, seen := o.Namespaces[ns]; !seen {
 			_, err := kube.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{})
@@ -110,6 +146,14 @@ func DiffWiring(roles []Role, o *Observed) ([]ClusterChange, error) {
 			errs = append(errs, fmt.Errorf("CredentialsRequest %s names role %s in spec.providerSpec.stsIAMRoleARN: the cloud-credential-operator writes Secret %s from it, and oc sts will not write another role into it; remove stsIAMRoleARN from the request (or from what the operator sets it from) and run again", r.Request.Key(), a, r.Wiring.Secret))
 			continue
 		}
+		if needsRecord(r) {
+			ch, err := diffRecord(r, o)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			out = append(out, ch...)
+		}
 		s := o.Secrets[r.Wiring.Secret]
 		switch {
 		case r.Request.STSRoleARN == r.ARN:
@@ -129,12 +173,60 @@ func DiffWiring(roles []Role, o *Observed) ([]ClusterChange, error) {
 	return out, errors.Join(errs...)
 }
 
+// diffRecord: the request given with -f is created in the cluster as
+// filled in, or updated when oc sts created it; one the operator or the
+// user made is left as it is.
+func diffRecord(r Role, o *Observed) ([]ClusterChange, error) {
+	key := r.Request.Key()
+	have := o.Records[key]
+	switch {
+	case have == nil && o.CredentialsMode != "Manual":
+		return nil, fmt.Errorf("CloudCredential cluster's credentialsMode is %q, not Manual: a CredentialsRequest oc sts records there would have the cloud-credential-operator mint long-lived keys for it; this is not an STS cluster (oc sts verify says more)", o.CredentialsMode)
+	case have == nil:
+		return []ClusterChange{{Object: "credentialsrequest " + key, Field: "spec", Action: "create", To: "as given in " + r.Request.File + " (what verify and upgrade-check hold the role to)"}}, nil
+	case have.GetAnnotations()[RecordAnnotation] == "":
+		return nil, nil
+	}
+	want, err := record(r)
+	if err != nil {
+		return nil, err
+	}
+	if equalJSON(have.Object["spec"], want.Object["spec"]) {
+		return nil, nil
+	}
+	return []ClusterChange{{Object: "credentialsrequest " + key, Field: "spec", Action: "update", To: "as given in " + r.Request.File}}, nil
+}
+
+// record is the CredentialsRequest oc sts creates for a request of a file.
+func record(r Role) (*unstructured.Unstructured, error) {
+	m, err := runtime.DefaultUnstructuredConverter.ToUnstructured(r.Request.CR)
+	if err != nil {
+		return nil, err
+	}
+	obj := &unstructured.Unstructured{Object: map[string]any{"spec": m["spec"]}}
+	obj.SetAPIVersion("cloudcredential.openshift.io/v1")
+	obj.SetKind("CredentialsRequest")
+	obj.SetNamespace(r.Request.CR.Namespace)
+	obj.SetName(r.Request.CR.Name)
+	obj.SetAnnotations(map[string]string{RecordAnnotation: r.Request.File})
+	return obj, nil
+}
+
+func equalJSON(a, b any) bool {
+	x, err1 := json.Marshal(a)
+	y, err2 := json.Marshal(b)
+	return err1 == nil && err2 == nil && string(x) == string(y)
+}
+
 // ApplyWiring makes the changes DiffWiring listed.
 func ApplyWiring(ctx context.Context, kube kubernetes.Interface, dyn dynamic.Interface, roles []Role, o *Observed, changes []ClusterChange, progress func(string, ...any)) error {
 	env := map[string]string{}
 	secrets := map[string]bool{}
+	records := map[string]bool{}
 	for _, ch := range changes {
 		switch {
+		case strings.HasPrefix(ch.Object, "credentialsrequest ") && ch.Action != "delete":
+			records[strings.TrimPrefix(ch.Object, "credentialsrequest ")] = true
 		case strings.HasPrefix(ch.Object, "subscription "):
 			env[strings.TrimSuffix(strings.TrimPrefix(ch.Field, "spec.config.env["), "]")] = ch.To
 		case strings.HasPrefix(ch.Object, "secret ") && ch.Action != "delete":
@@ -147,11 +239,36 @@ func ApplyWiring(ctx context.Context, kube kubernetes.Interface, dyn dynamic.Int
 		}
 	}
 	for _, r := range roles {
+		if records[r.Request.Key()] {
+			if err := writeRecord(ctx, dyn, r, o.Records[r.Request.Key()], progress); err != nil {
+				return err
+			}
+		}
 		if secrets[r.Wiring.Secret] {
 			if err := writeSecret(ctx, kube, r, progress); err != nil {
 				return err
 			}
 		}
+	}
+	return nil
+}
+
+func writeRecord(ctx context.Context, dyn dynamic.Interface, r Role, have *unstructured.Unstructured, progress func(string, ...any)) error {
+	want, err := record(r)
+	if err != nil {
+		return err
+	}
+	client := dyn.Resource(CredentialsRequestGVR).Namespace(want.GetNamespace())
+	if have == nil {
+		progress("creating credentialsrequest %s", r.Request.Key())
+		_, err = client.Create(ctx, want, metav1.CreateOptions{})
+	} else {
+		progress("updating credentialsrequest %s", r.Request.Key())
+		have.Object["spec"] = want.Object["spec"]
+		_, err = client.Update(ctx, have, metav1.UpdateOptions{})
+	}
+	if err != nil {
+		return fmt.Errorf("credentialsrequest %s: %w", r.Request.Key(), err)
 	}
 	return nil
 }
@@ -244,6 +361,11 @@ func DiffUnwire(deleted map[string]bool, sub *Subscription, o *Observed) []Clust
 			out = append(out, ClusterChange{Object: "secret " + key, Field: "data.credentials", Action: "delete", From: s.RoleARN})
 		}
 	}
+	for _, key := range sortedKeys(o.Records) {
+		if from := o.Records[key].GetAnnotations()[RecordAnnotation]; from != "" {
+			out = append(out, ClusterChange{Object: "credentialsrequest " + key, Field: "spec", Action: "delete", From: "recorded from " + from})
+		}
+	}
 	return out
 }
 
@@ -259,6 +381,12 @@ func ApplyUnwire(ctx context.Context, kube kubernetes.Interface, dyn dynamic.Int
 			progress("deleting secret %s/%s", ns, name)
 			if err := kube.CoreV1().Secrets(ns).Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 				return fmt.Errorf("deleting secret %s/%s: %w", ns, name, err)
+			}
+		case strings.HasPrefix(ch.Object, "credentialsrequest "):
+			ns, name, _ := strings.Cut(strings.TrimPrefix(ch.Object, "credentialsrequest "), "/")
+			progress("deleting credentialsrequest %s/%s", ns, name)
+			if err := dyn.Resource(CredentialsRequestGVR).Namespace(ns).Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+				return fmt.Errorf("deleting credentialsrequest %s/%s: %w", ns, name, err)
 			}
 		}
 	}
