@@ -49,6 +49,7 @@ func main() {
 	if err := c.List(ctx, &list); err != nil {
 		fail(err)
 	}
+	failed := false
 	for i := range list.Items {
 		cr := &list.Items[i]
 		exists, err := a.Exists(ctx, cr)
@@ -59,9 +60,15 @@ func main() {
 		if exists {
 			sync = a.Update
 		}
+		// As the operator's controller does, an actuator error is the
+		// request's (its status conditions), not the end of the sync.
 		if err := sync(ctx, cr); err != nil {
-			fail(fmt.Errorf("CredentialsRequest %s/%s: %w", cr.Namespace, cr.Name, err))
+			fmt.Fprintf(os.Stderr, "cco-sts-secret: CredentialsRequest %s/%s: %v\n", cr.Namespace, cr.Name, err)
+			failed = true
 		}
+	}
+	if failed {
+		os.Exit(1)
 	}
 }
 
