@@ -23,7 +23,7 @@ demo: build
 	rm -rf $(DEMO_DIR) && mkdir -p $(DEMO_DIR) && cp -r examples/install-dir/. $(DEMO_DIR)/
 	bin/oc-sts prepare --dir $(DEMO_DIR) --offline --account-id 123456789012 \
 	  --credentials-requests-dir test/testdata/credentialsrequests/4.16 -v
-	@echo; echo "Look at $(DEMO_DIR): install-config.yaml, manifests/, tls/, .oc-sts/aws/apply.sh"
+	@echo; echo "Look at $(DEMO_DIR): install-config.yaml, manifests/, tls/, .oc-sts/aws/ (cloudformation.yaml, apply.sh)"
 
 vet:
 	$(GO) vet ./...
@@ -33,7 +33,7 @@ vet:
 # binary against a real local registry, then oc itself as the oracle (its
 # own module under test/oracle, so oc's older Kubernetes stays out of ours).
 test: vet test-tools
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -timeout 30m ./... # e2e runs the aws CLI scripts ~200 times: past go test's 10m on a loaded machine
 	cd test/oracle && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 # The AWS test world as a program (moto_server behind the gate), for scripts.

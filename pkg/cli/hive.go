@@ -81,8 +81,6 @@ func (o *PrepareOptions) validateHive() error {
 		return errors.New("--hive writes no install dir: drop --dir")
 	case o.ClusterDeployment != "" && !o.ApplyToHub:
 		return errors.New("--cluster-deployment goes with --apply-to-hub")
-	case o.PrivateBucket && o.Offline:
-		return errors.New("--private-bucket cannot be combined with --offline")
 	}
 	return nil
 }

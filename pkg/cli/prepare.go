@@ -25,7 +25,7 @@ const prepareExample = `  # Show what AWS needs, then create it and prepare the 
   oc sts prepare --dir ./mycluster --dry-run
   oc sts prepare --dir ./mycluster --yes
 
-  # Render everything offline, for an AWS admin to apply with the generated script:
+  # Render everything offline, for an AWS admin to apply (CloudFormation or a script):
   oc sts prepare --dir ./mycluster --credentials-requests-dir ./credreqs \
     --offline --account-id 123456789012
 
@@ -52,6 +52,8 @@ type PrepareOptions struct {
 	RolePath               string
 	PermissionsBoundary    string
 	PrivateBucket          bool
+	CloudFrontDomain       string
+	DistributionARN        string
 	Tags                   map[string]string
 	Output                 string
 	Verbose                bool
@@ -86,7 +88,11 @@ then writes the install dir. Re-running converges: drift is repaired, nothing
 oc sts does not own is touched, and a run with nothing to change changes nothing.
 
 With --offline no AWS call is made: the plan is written to the state dir as
-plan.json and as a runnable aws CLI script (aws/apply.sh) for an AWS admin.
+plan.json and, for an AWS admin, as a CloudFormation template
+(aws/cloudformation.yaml) and a re-runnable aws CLI script (aws/apply.sh, with
+aws/delete.sh). A private issuer offline takes two stages: the first renders
+the stack of the CloudFront distribution, whose outputs --cloudfront-domain and
+--distribution-arn then render the rest.
 An existing signer key is always reused. Every write is atomic.`,
 		Example: prepareExample,
 		Args:    cobra.NoArgs,
@@ -94,7 +100,7 @@ An existing signer key is always reused. Every write is atomic.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&o.Dir, "dir", o.Dir, "The openshift-install directory (with install-config.yaml).")
-	f.StringVar(&o.StateDir, "state-dir", "", "Where oc sts keeps the signer key pair, plan.json and the aws CLI script (default <dir>/"+statedir.DirName+"; with --hive $XDG_STATE_HOME/oc-sts/<name>).")
+	f.StringVar(&o.StateDir, "state-dir", "", "Where oc sts keeps the signer key pair, plan.json and the rendering for an AWS admin, aws/ (default <dir>/"+statedir.DirName+"; with --hive $XDG_STATE_HOME/oc-sts/<name>).")
 	f.StringVar(&o.CredentialsRequestsDir, "credentials-requests-dir", "", "A directory of release manifests holding CredentialsRequests (oc adm release extract --credentials-requests).")
 	f.StringVar(&o.ReleaseImage, "release-image", "", "Read the CredentialsRequests from this release image (default: $"+releaseimage.OverrideEnv+", `openshift-install version`, then the installer's state file).")
 	f.StringVarP(&o.RegistryConfig, "registry-config", "a", "", "Pull secret file for the release image, tried before $REGISTRY_AUTH_FILE, the install-config pullSecret and the docker/podman defaults.")
@@ -106,6 +112,8 @@ An existing signer key is always reused. Every write is atomic.`,
 	f.StringVar(&o.RolePath, "role-path", "/", "IAM path of the roles, like /openshift/.")
 	f.StringVar(&o.PermissionsBoundary, "permissions-boundary", "", "ARN of an IAM policy set as every role's permissions boundary.")
 	f.BoolVar(&o.PrivateBucket, "private-bucket", false, "Serve the issuer from a private S3 bucket through CloudFront.")
+	f.StringVar(&o.CloudFrontDomain, "cloudfront-domain", "", "With --offline --private-bucket: the distribution's domain, output CloudFrontDomain of the stage-1 stack.")
+	f.StringVar(&o.DistributionARN, "distribution-arn", "", "With --offline --private-bucket: the distribution's ARN, output DistributionArn of the stage-1 stack.")
 	f.StringToStringVar(&o.Tags, "tag", nil, "Extra AWS tag KEY=VALUE on every resource (repeatable).")
 	f.BoolVarP(&o.Verbose, "verbose", "v", false, "List every CredentialsRequest found, included or not, and why.")
 	f.StringVar(&o.Profile, "profile", "", "AWS shared-config profile (default: $AWS_PROFILE, then the default credential chain).")
@@ -163,14 +171,12 @@ func (o *PrepareOptions) Validate() error {
 	switch {
 	case o.ReleaseImage != "" && o.CredentialsRequestsDir != "":
 		return errors.New("give either --release-image or --credentials-requests-dir, not both")
-	case o.PrivateBucket && o.Offline:
-		return errors.New("--private-bucket needs the CloudFront distribution's domain, known only once it is created: it cannot be combined with --offline")
 	case o.Offline && o.AccountID == "":
 		return errors.New("--account-id is required with --offline: the role and provider ARNs name the account")
 	case o.Offline && (o.DryRun || o.Prune || o.Profile != ""):
 		return errors.New("--dry-run, --prune and --profile act on AWS: they cannot be combined with --offline")
 	}
-	return nil
+	return o.validateHandoff()
 }
 
 // Run computes the plan and writes the install dir and state dir atomically.
@@ -220,12 +226,18 @@ func (o *PrepareOptions) Run(ctx context.Context) error {
 	if !o.Offline {
 		return o.runOnline(ctx, in, signer)
 	}
+	if o.PrivateBucket {
+		o.privateIssuer(&in)
+	}
 	p, err := plan.Build(in)
 	if err != nil {
 		return err
 	}
 	if err := o.checkLocal(p, signer); err != nil {
 		return err
+	}
+	if o.privateStage1() {
+		return o.writeIssuerStage(ctx, p)
 	}
 	return o.write(ctx, p, signer)
 }
@@ -262,10 +274,7 @@ func (o *PrepareOptions) summary(p *plan.Plan, signer *oidckeys.Signer, changed 
 			p.AccountID, filepath.Join(o.StateDir, statedir.PlanFile), o.Dir)
 		return nil
 	}
-	script := filepath.Join(o.StateDir, statedir.AWSDir, plan.ScriptName)
-	fmt.Fprintf(w, "\nNext:\n  1. Have an admin of account %s run %s (plan: %s)\n  2. openshift-install create cluster --dir %s\n",
-		p.AccountID, script, filepath.Join(o.StateDir, statedir.PlanFile), o.Dir)
-	return nil
+	return o.offlineNext(p)
 }
 
 // runOnline observes AWS, shows the difference from the plan, applies it

@@ -3,7 +3,10 @@
 // upgrade-check diffs it; the offline mode prints it.
 package plan
 
-import "encoding/json"
+import (
+	"encoding/json"
+	"fmt"
+)
 
 // APIVersion and Kind identify the plan document (-o json|yaml, plan.json).
 const (
@@ -56,6 +59,11 @@ type Bucket struct {
 	Tags    []Tag           `json:"tags"`
 }
 
+// PublicAccessBlock is the bucket's: BlockPublicAcls, IgnorePublicAcls,
+// BlockPublicPolicy, RestrictPublicBuckets. A public issuer lets only the
+// bucket policy through (ACLs stay blocked); a private one blocks all.
+func (b Bucket) PublicAccessBlock() [4]bool { return [4]bool{true, true, b.Private, b.Private} }
+
 // Object is a discovery document; both are public data.
 type Object struct {
 	Key         string          `json:"key"`
@@ -82,6 +90,12 @@ type Role struct {
 	Policy              json.RawMessage `json:"policy"`
 	Tags                []Tag           `json:"tags"`
 	CredentialsRequest  RequestRef      `json:"credentialsRequest"`
+}
+
+// Description is what IAM shows for the role: the Secret it serves.
+func (r Role) Description() string {
+	ref := r.CredentialsRequest
+	return fmt.Sprintf("OpenShift %s/%s (CredentialsRequest %s), managed by oc sts", ref.SecretNamespace, ref.SecretName, ref.Name)
 }
 
 // RequestRef names the CredentialsRequest a role serves and the Secret it needs.

@@ -235,22 +235,3 @@ func TestBuildIsDeterministic(t *testing.T) {
 		}
 	}
 }
-
-func TestScriptQuotesAndReferencesFiles(t *testing.T) {
-	in := input(fixtureRequests(t, "4.16"))
-	in.Tags = map[string]string{"owner": "team a"}
-	p, _ := Build(in)
-	files := AWSCLIScript(p)
-	script := string(files[ScriptName])
-	if !strings.Contains(script, `"Key":"owner","Value":"team a"`) {
-		t.Error("a tag with a space is not quoted")
-	}
-	for _, r := range p.Roles {
-		if string(files["roles/"+r.Name+"-trust.json"]) != string(r.TrustPolicy) || !strings.Contains(script, "file://roles/"+r.Name+"-policy.json") {
-			t.Errorf("role %s: script and files disagree", r.Name)
-		}
-	}
-	if q("it's") != `'it'\''s'` {
-		t.Errorf("q: %s", q("it's"))
-	}
-}

@@ -1,16 +1,20 @@
 // Package statedir holds what oc sts keeps for itself and the installer
-// must not consume: the signer key pair, the plan and its aws CLI rendering.
+// must not consume: the signer key pair, the plan and its rendering for an
+// AWS admin (aws/: the CloudFormation template and the aws CLI scripts).
 package statedir
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"maps"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/oc-sts/oc-sts/pkg/atomicfs"
+	"github.com/oc-sts/oc-sts/pkg/handoff"
 	"github.com/oc-sts/oc-sts/pkg/oidckeys"
 	"github.com/oc-sts/oc-sts/pkg/plan"
 
@@ -47,17 +51,61 @@ func Files(dir string, p *plan.Plan, signer *oidckeys.Signer) ([]atomicfs.File, 
 	if err != nil {
 		return nil, err
 	}
-	files := append(KeyFiles(dir, signer), atomicfs.File{Path: filepath.Join(dir, PlanFile), Data: planJSON, Mode: 0o644})
-	script := plan.AWSCLIScript(p)
-	for _, rel := range slices.Sorted(maps.Keys(script)) {
-		data := script[rel]
+	rendered, err := handoff.Files(p)
+	if err != nil {
+		return nil, err
+	}
+	aws, err := AWSFiles(dir, rendered)
+	if err != nil {
+		return nil, err
+	}
+	return append(append(KeyFiles(dir, signer), atomicfs.File{Path: filepath.Join(dir, PlanFile), Data: planJSON, Mode: 0o644}), aws...), nil
+}
+
+// AWSFiles puts a rendering (handoff.Files, by path relative to aws/) into
+// dir's aws/ dir; files of an earlier rendering that this one has not (a
+// role no request needs any more, the scripts of a public issuer) are
+// removed: aws/ holds exactly the last rendering.
+func AWSFiles(dir string, rendered map[string][]byte) ([]atomicfs.File, error) {
+	var files []atomicfs.File
+	for _, rel := range slices.Sorted(maps.Keys(rendered)) {
 		mode := fs.FileMode(0o644)
-		if rel == plan.ScriptName {
+		if handoff.Executable(rel) {
 			mode = 0o755
 		}
-		files = append(files, atomicfs.File{Path: filepath.Join(dir, AWSDir, rel), Data: data, Mode: mode})
+		files = append(files, atomicfs.File{Path: filepath.Join(dir, AWSDir, rel), Data: rendered[rel], Mode: mode})
 	}
-	return files, nil
+	root := filepath.Join(dir, AWSDir)
+	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		switch {
+		case errors.Is(err, fs.ErrNotExist) && path == root:
+			return fs.SkipAll
+		case err != nil:
+			return err
+		case !d.Type().IsRegular():
+			return nil
+		}
+		rel, err := filepath.Rel(root, path)
+		if _, ok := rendered[filepath.ToSlash(rel)]; err == nil && !ok && rendering(rel) {
+			files = append(files, atomicfs.File{Path: path, Remove: true})
+		}
+		return err
+	})
+	return files, err
+}
+
+// rendering says whether rel is a name a rendering writes (anything else a
+// user put in aws/ is left alone).
+func rendering(rel string) bool {
+	if strings.HasPrefix(filepath.Base(rel), ".") { // never a rendering's (staged writes are)
+		return false
+	}
+	switch filepath.ToSlash(rel) {
+	case handoff.TemplateFile, handoff.ApplyScript, handoff.DeleteScript, handoff.BucketPolicyFile:
+		return true
+	}
+	dir := filepath.ToSlash(filepath.Dir(rel))
+	return dir == "objects" || dir == "roles"
 }
 
 // MarshalPlan is the stable, indented JSON form of a plan.

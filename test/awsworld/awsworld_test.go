@@ -173,6 +173,31 @@ func TestLatencyAndAbort(t *testing.T) {
 	}
 }
 
+// AbortAfterMutating lets reads and k mutating calls through and cuts the
+// call after the k-th mutating one: a run killed right after a change.
+func TestAbortAfterMutating(t *testing.T) {
+	g, cfg := world(t)
+	client := iam.NewFromConfig(cfg)
+	ctx := context.Background()
+	aborted := 0
+	g.AbortAfterMutating(1, func() { aborted++ })
+	for i := 0; i < 3; i++ {
+		if _, err := client.ListRoles(ctx, &iam.ListRolesInput{}); err != nil {
+			t.Fatalf("read %d before the change: %v", i, err)
+		}
+	}
+	if _, err := client.CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String("r"), AssumeRolePolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"Service":"ec2.amazonaws.com"},"Action":"sts:AssumeRole"}]}`)}); err != nil {
+		t.Fatalf("the change: %v", err)
+	}
+	if aborted != 0 {
+		t.Fatal("aborted before the call after the change")
+	}
+	_, err := client.ListRoles(ctx, &iam.ListRolesInput{}, func(o *iam.Options) { o.RetryMaxAttempts = 1 })
+	if err == nil || aborted != 1 {
+		t.Errorf("the call after the change: %v, abort ran %d times, want a cut network and once", err, aborted)
+	}
+}
+
 func TestControlAPI(t *testing.T) {
 	g, cfg := world(t)
 	post := func(path, body string) {

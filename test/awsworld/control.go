@@ -14,6 +14,7 @@ import (
 //	                       ?world=1 also empties moto and forgets foreign buckets
 //	POST /gate-api/faults  {"latency":"50ms","failFraction":0.2,"fault":"Throttling",
 //	                        "seed":1,"failCalls":{"3":"InternalError"},"abortAfter":10,
+//	                        "abortAfterMutating":1,
 //	                        "failOperations":{"DeleteRole":"AccessDenied"},
 //	                        "deployDelay":"2s",
 //	                        "deny":{"iam:CreateOpenIDConnectProvider":"service control policy"},
@@ -32,7 +33,9 @@ type FaultSettings struct {
 	FailCalls    map[int]Fault    `json:"failCalls,omitempty"`
 	FailOps      map[string]Fault `json:"failOperations,omitempty"`
 	AbortAfter   int              `json:"abortAfter,omitempty"`
-	DeployDelay  string           `json:"deployDelay,omitempty"`
+	// AbortAfterMutating cuts the network after that many mutating calls.
+	AbortAfterMutating int    `json:"abortAfterMutating,omitempty"`
+	DeployDelay        string `json:"deployDelay,omitempty"`
 	// Deny answers the calls of these IAM actions (wildcards allowed) with
 	// an explicit deny from the named source ("service control policy",
 	// "permissions boundary" or "identity-based policy").
@@ -97,6 +100,9 @@ func (s FaultSettings) Apply(g *Gate) error {
 	}
 	if s.AbortAfter > 0 {
 		g.AbortAfter(s.AbortAfter, nil)
+	}
+	if s.AbortAfterMutating > 0 {
+		g.AbortAfterMutating(s.AbortAfterMutating, nil)
 	}
 	return nil
 }

@@ -31,10 +31,13 @@ type faultPlan struct {
 	latency       time.Duration
 	abortAfter    int // 0: never; else calls after this number are cut
 	abort         func()
+	// mutatingLeft counts down the mutating calls let through before the
+	// cut; negative: no such cut.
+	mutatingLeft int
 }
 
 func newFaultPlan() faultPlan {
-	return faultPlan{failAt: map[int]Fault{}, failOps: map[string]Fault{}, rnd: rand.New(rand.NewSource(1))}
+	return faultPlan{failAt: map[int]Fault{}, failOps: map[string]Fault{}, rnd: rand.New(rand.NewSource(1)), mutatingLeft: -1}
 }
 
 // FailCall answers the k-th call (1-based, counted from now on) with f.
@@ -75,6 +78,16 @@ func (g *Gate) AbortAfter(k int, abort func()) {
 	g.faults.abortAfter, g.faults.abort = len(g.calls)+k, abort
 }
 
+// AbortAfterMutating lets k more mutating calls through, then cuts every
+// later call and runs abort once, as the next call arrives: a run killed
+// right after a change it made (k = 1: after its first), however many reads
+// came before.
+func (g *Gate) AbortAfterMutating(k int, abort func()) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.faults.mutatingLeft, g.faults.abort = k, abort
+}
+
 // admit logs the call and decides its fate; n is its place in the log of epoch.
 func (g *Gate) admit(c *Call) (f Fault, latency time.Duration, abort func(), n, epoch int) {
 	g.mu.Lock()
@@ -88,8 +101,11 @@ func (g *Gate) admit(c *Call) (f Fault, latency time.Duration, abort func(), n, 
 	if f == "" && plan.fraction > 0 && plan.rnd.Float64() < plan.fraction {
 		f = plan.fractionFault
 	}
-	if plan.abortAfter > 0 && n > plan.abortAfter {
+	switch {
+	case plan.abortAfter > 0 && n > plan.abortAfter, plan.mutatingLeft == 0:
 		f, abort, plan.abort = ConnectionReset, plan.abort, nil
+	case plan.mutatingLeft > 0 && c.Mutating:
+		plan.mutatingLeft--
 	}
 	c.Injected = f
 	g.calls = append(g.calls, *c)

@@ -5,7 +5,6 @@ package awsworld
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -22,23 +21,29 @@ type Moto struct {
 	cmd *exec.Cmd
 }
 
-// FindMoto locates moto_server: pyenv's installed versions first (a pyenv
-// shim on PATH may point at a version without moto), then PATH.
+// FindMoto locates moto_server.
 func FindMoto() (string, error) {
+	return FindPythonTool("moto_server", "moto 5 (pip package moto[server])")
+}
+
+// FindPythonTool locates a program of the machine image's Python (moto_server,
+// aws, cfn-lint): pyenv's installed versions first (a pyenv shim on PATH may
+// point at a version without it, and costs a shell start per call), then PATH.
+func FindPythonTool(name, what string) (string, error) {
 	root := os.Getenv("PYENV_ROOT")
 	if root == "" {
 		home, _ := os.UserHomeDir()
 		root = filepath.Join(home, ".pyenv")
 	}
-	found, _ := filepath.Glob(filepath.Join(root, "versions", "*", "bin", "moto_server"))
+	found, _ := filepath.Glob(filepath.Join(root, "versions", "*", "bin", name))
 	sort.Sort(sort.Reverse(sort.StringSlice(found)))
 	if len(found) > 0 {
 		return found[0], nil
 	}
-	if p, err := exec.LookPath("moto_server"); err == nil {
+	if p, err := exec.LookPath(name); err == nil {
 		return p, nil
 	}
-	return "", errors.New("moto_server not found (PATH, $PYENV_ROOT/versions/*/bin): the AWS test world needs moto 5 (pip package moto[server]) from the machine image's Python")
+	return "", fmt.Errorf("%s not found (PATH, $PYENV_ROOT/versions/*/bin): the tests need %s from the machine image's Python", name, what)
 }
 
 // StartMoto runs moto_server on a free loopback port and waits until it answers.

@@ -50,7 +50,25 @@ func newWorld(t testing.TB) *world {
 	if err := moto.Reset(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	g, err := awsworld.NewGate(moto.URL)
+	return worldOn(t, moto.URL)
+}
+
+// newOwnWorld is a world on a moto of its own, for a test that runs in
+// parallel with others (t.Parallel): the AWS CLI tests, slow for the CLI's
+// start-up, share the machine's cores.
+func newOwnWorld(t testing.TB) *world {
+	t.Helper()
+	m, err := awsworld.StartMoto(context.Background())
+	if err != nil {
+		t.Fatalf("AWS test world: %v", err)
+	}
+	t.Cleanup(m.Stop)
+	return worldOn(t, m.URL)
+}
+
+func worldOn(t testing.TB, motoURL string) *world {
+	t.Helper()
+	g, err := awsworld.NewGate(motoURL)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,7 +82,7 @@ func newWorld(t testing.TB) *world {
 		// HTTP_PROXY carries S3 Control, whose SDK puts the account ID in front of the endpoint's host.
 		env: []string{"AWS_ENDPOINT_URL=" + srv.URL, "HTTPS_PROXY=" + srv.URL, "HTTP_PROXY=" + srv.URL, "SSL_CERT_FILE=" + ca, "HOME=" + home,
 			"AWS_ACCESS_KEY_ID=testing", "AWS_SECRET_ACCESS_KEY=testing", "AWS_EC2_METADATA_DISABLED=true", "PATH=" + os.Getenv("PATH")},
-		direct: aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(moto.URL), Credentials: credentials.NewStaticCredentialsProvider("t", "t", "")},
+		direct: aws.Config{Region: "us-east-1", BaseEndpoint: aws.String(motoURL), Credentials: credentials.NewStaticCredentialsProvider("t", "t", "")},
 	}
 }
 

@@ -87,7 +87,8 @@ func TestHostileCredentialsRequest(t *testing.T) {
 	for _, c := range calls {
 		ops = append(ops, c[0]+" "+c[1])
 	}
-	if len(ops) != 9 || ops[len(ops)-1] != "iam put-role-policy" {
+	// Who the caller is and five reads, then nine changes (see freshApply in pkg/handoff).
+	if len(ops) != 14 || ops[len(ops)-1] != "iam put-role-policy" {
 		t.Errorf("aws calls: %v", ops)
 	}
 	last := calls[len(calls)-1]
@@ -97,11 +98,25 @@ func TestHostileCredentialsRequest(t *testing.T) {
 	}
 }
 
-// runWithStubAWS runs a script with an aws that only records its arguments.
+// stubAWS records its arguments and answers as an empty account 123456789012 would.
+const stubAWS = `#!/bin/sh
+for a in "$@"; do printf '%s\0' "$a"; done >> "$AWS_CALLS"
+printf '\001' >> "$AWS_CALLS"
+fail() { printf '\nAn error occurred (%s) when calling the %s operation: stub\n' "$1" "$2" >&2; exit 255; }
+case "$1 $2" in
+"sts get-caller-identity") printf '123456789012\tarn:aws:iam::123456789012:user/admin\n' ;;
+"s3control get-public-access-block") fail NoSuchPublicAccessBlockConfiguration GetPublicAccessBlock ;;
+"s3api get-bucket-tagging") fail NoSuchBucket GetBucketTagging ;;
+"iam get-open-id-connect-provider" | "iam get-role") fail NoSuchEntity "$2" ;;
+esac
+`
+
+// runWithStubAWS runs a script with an aws that only records its arguments
+// and answers as an empty account.
 func runWithStubAWS(t *testing.T, script string) [][]string {
 	t.Helper()
 	bin := t.TempDir()
-	os.WriteFile(filepath.Join(bin, "aws"), []byte("#!/bin/sh\nfor a in \"$@\"; do printf '%s\\0' \"$a\"; done >> \"$AWS_CALLS\"\nprintf '\\001' >> \"$AWS_CALLS\"\n"), 0o755)
+	os.WriteFile(filepath.Join(bin, "aws"), []byte(stubAWS), 0o755)
 	log := filepath.Join(t.TempDir(), "calls")
 	cmd := exec.Command("bash", script)
 	cmd.Env = []string{"PATH=" + bin + ":/usr/bin:/bin", "AWS_CALLS=" + log}

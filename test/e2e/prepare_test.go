@@ -149,7 +149,9 @@ func TestOfflinePrepareEachRelease(t *testing.T) {
 	}
 }
 
-// The state dir holds the plan and an aws CLI script whose documents are the plan's.
+// The state dir holds the plan and its handoff: a CloudFormation template
+// and the aws CLI scripts, whose documents are the plan's; the summary names
+// the whole admin flow.
 func TestStateDirScript(t *testing.T) {
 	dir := exampleDir(t, nil)
 	state := filepath.Join(t.TempDir(), "state")
@@ -157,31 +159,46 @@ func TestStateDirScript(t *testing.T) {
 	if res.code != 0 {
 		t.Fatalf("exit %d: %s", res.code, res.stderr)
 	}
-	if !strings.Contains(res.stdout, "openshift-install create cluster --dir "+dir) || !strings.Contains(res.stdout, "apply.sh") {
-		t.Errorf("summary lacks the next steps:\n%s", res.stdout)
+	awsDir := filepath.Join(state, "aws")
+	for _, want := range []string{
+		"aws cloudformation deploy --stack-name oc-sts-demo --template-file " + filepath.Join(awsDir, "cloudformation.yaml") + " --capabilities CAPABILITY_NAMED_IAM --region us-east-2",
+		"aws s3api put-object --bucket demo-oidc --key .well-known/openid-configuration --body " + filepath.Join(awsDir, "objects", "openid-configuration"),
+		"aws s3api put-object --bucket demo-oidc --key keys.json --body " + filepath.Join(awsDir, "objects", "keys.json"),
+		filepath.Join(awsDir, "apply.sh"),
+		"oc sts prepare --dir " + dir + " --state-dir " + state + " --credentials-requests-dir " + testdata("credentialsrequests", "4.16") + " --tag team=platform --account-id 123456789012 --dry-run",
+		"openshift-install create cluster --dir " + dir,
+	} {
+		if !strings.Contains(res.stdout, want) {
+			t.Errorf("the summary lacks %q:\n%s", want, res.stdout)
+		}
 	}
 	var p plan.Plan
 	data, _ := os.ReadFile(filepath.Join(state, "plan.json"))
 	if err := json.Unmarshal(data, &p); err != nil {
 		t.Fatal(err)
 	}
-	script, _ := os.ReadFile(filepath.Join(state, "aws", "apply.sh"))
-	if st, _ := os.Stat(filepath.Join(state, "aws", "apply.sh")); st.Mode().Perm()&0o100 == 0 {
-		t.Error("apply.sh is not executable")
+	script, _ := os.ReadFile(filepath.Join(awsDir, "apply.sh"))
+	for _, name := range []string{"apply.sh", "delete.sh"} {
+		if st, _ := os.Stat(filepath.Join(awsDir, name)); st.Mode().Perm()&0o100 == 0 {
+			t.Errorf("%s is not executable", name)
+		}
+		if out, err := runBashSyntaxCheck(filepath.Join(awsDir, name)); err != nil {
+			t.Errorf("%s: %v\n%s", name, err, out)
+		}
 	}
-	if out, err := runBashSyntaxCheck(filepath.Join(state, "aws", "apply.sh")); err != nil {
-		t.Errorf("apply.sh: %v\n%s", err, out)
+	if _, err := os.Stat(filepath.Join(awsDir, "cloudformation.yaml")); err != nil {
+		t.Error(err)
 	}
 	for _, r := range p.Roles {
-		trust, err := os.ReadFile(filepath.Join(state, "aws", "roles", r.Name+"-trust.json"))
+		trust, err := os.ReadFile(filepath.Join(awsDir, "roles", r.Name+"-trust.json"))
 		var want bytes.Buffer
 		json.Compact(&want, r.TrustPolicy)
-		if err != nil || string(trust) != want.String() || !strings.Contains(string(script), "--role-name "+r.Name+" ") {
+		if err != nil || string(trust) != want.String() || !strings.Contains(string(script), "\nrole "+r.Name+" ") {
 			t.Errorf("role %s missing from the script or its files", r.Name)
 		}
-		if !strings.Contains(string(script), `{"Key":"team","Value":"platform"}`) {
-			t.Error("user tag missing from the script")
-		}
+	}
+	if !strings.Contains(string(script), `{"Key":"team","Value":"platform"}`) {
+		t.Error("user tag missing from the script")
 	}
 	if st, _ := os.Stat(filepath.Join(state, "signer.key")); st.Mode().Perm() != 0o600 {
 		t.Errorf("state signer.key mode %v", st.Mode())
