@@ -45,7 +45,8 @@ func NewRootCmd(streams genericiooptions.IOStreams) *cobra.Command {
   prepare        add everything an STS install needs to an openshift-install directory
   verify         prove a running cluster uses short-lived credentials end to end
   upgrade-check  list the AWS changes a target release needs, and apply them
-  destroy        remove the AWS resources prepare created`,
+  destroy        remove the AWS resources prepare created
+  operator       give a day-2 OLM operator its AWS role and wire it in`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -57,6 +58,7 @@ func NewRootCmd(streams genericiooptions.IOStreams) *cobra.Command {
 		NewVerifyCmd(streams),
 		NewUpgradeCmd(streams),
 		NewDestroyCmd(streams),
+		NewOperatorCmd(streams),
 		NewVersionCmd(streams),
 	)
 	return cmd

@@ -187,8 +187,9 @@ func fetchJSON(ctx context.Context, url string, into any) error {
 	return nil
 }
 
-// ReadAWS reads the provider and the roles the Secrets name.
-func ReadAWS(ctx context.Context, c *provision.Clients, providerARN string, requests []Request) (AWSFacts, error) {
+// ReadAWS reads the provider and the roles the Secrets name, and the
+// roles of more ARNs (those Subscriptions give day-2 operators).
+func ReadAWS(ctx context.Context, c *provision.Clients, providerARN string, requests []Request, more ...string) (AWSFacts, error) {
 	f := AWSFacts{ProviderARN: providerARN, Roles: map[string]*Role{}}
 	p, err := provision.ReadProvider(ctx, c, providerARN)
 	if err != nil {
@@ -197,9 +198,12 @@ func ReadAWS(ctx context.Context, c *provision.Clients, providerARN string, requ
 	if p.Exists {
 		f.Provider = &Provider{ClientIDs: p.ClientIDs}
 	}
+	arns := append([]string(nil), more...)
 	for _, r := range requests {
-		arn := r.Secret.RoleARN
-		if arn == "" || f.Roles[arn] != nil || RoleARNProblem(arn, providerARN) != "" {
+		arns = append(arns, r.Secret.RoleARN)
+	}
+	for _, arn := range arns {
+		if _, read := f.Roles[arn]; arn == "" || read || RoleARNProblem(arn, providerARN) != "" {
 			continue // never looked up by name in the caller's account
 		}
 		role, err := readRole(ctx, c, arn)

@@ -18,8 +18,8 @@ import (
 // prepare and upgrade-check leave such roles alone, and operator --delete
 // finds an operator's roles by them.
 const (
-	RequestTag      = "oc-sts.openshift.io/credentials-request" // namespace/name of the CredentialsRequest
-	SubscriptionTag = "oc-sts.openshift.io/subscription"        // namespace/name of the Subscription
+	RequestTag      = plan.OperatorRequestTag            // namespace/name of the CredentialsRequest
+	SubscriptionTag = "oc-sts.openshift.io/subscription" // namespace/name of the Subscription
 	// ServiceAccountsTag lists (comma-separated) the service accounts the
 	// role trusts beyond its request's own (--service-account): verify
 	// holds the trust to exactly both.

@@ -88,18 +88,10 @@ func Diff(p *plan.Plan, o *Observed, prune bool) ([]plan.Change, error) {
 		}
 	}
 
-	for _, want := range p.Roles {
-		have, ok := o.Roles[want.Name]
-		switch {
-		case !ok:
-			changes = append(changes, plan.Change{Resource: plan.RoleResource, Name: want.Name, Action: plan.Create})
-		case have.Tags[ownKey] != plan.OwnedValue:
-			conflicts = append(conflicts, fmt.Errorf("the IAM role %s exists without the tag %s=%s: it is not oc sts's; delete or rename it, or choose another --name", want.Name, ownKey, plan.OwnedValue))
-		default:
-			if fields := roleDrift(want, have); fields != nil {
-				changes = append(changes, plan.Change{Resource: plan.RoleResource, Name: want.Name, Action: plan.Update, Fields: fields})
-			}
-		}
+	roles, err := DiffRoles(p.Name, p.Roles, o.Roles)
+	changes = append(changes, roles...)
+	if err != nil {
+		conflicts = append(conflicts, err)
 	}
 	if prune {
 		for _, name := range Stale(p, o) {
@@ -109,7 +101,42 @@ func Diff(p *plan.Plan, o *Observed, prune bool) ([]plan.Change, error) {
 	return changes, errors.Join(conflicts...)
 }
 
-// Stale are the owned roles the plan no longer has, sorted.
+// DiffRoles lists what must change for the roles to match want: the one
+// role diff of prepare's plans and of day-2 operators' roles (name is
+// whose ownership tag a role must carry to be changed). A role of a
+// day-2 operator and one of the plan never take each other's place.
+func DiffRoles(name string, want []plan.Role, have map[string]RoleState) ([]plan.Change, error) {
+	var changes []plan.Change
+	var conflicts []error
+	ownKey := plan.OwnershipTagKey(name)
+	for _, w := range want {
+		h, ok := have[w.Name]
+		switch {
+		case !ok:
+			changes = append(changes, plan.Change{Resource: plan.RoleResource, Name: w.Name, Action: plan.Create})
+		case h.Tags[ownKey] != plan.OwnedValue:
+			conflicts = append(conflicts, fmt.Errorf("the IAM role %s exists without the tag %s=%s: it is not oc sts's; delete or rename it, or choose another --name", w.Name, ownKey, plan.OwnedValue))
+		case h.Tags[plan.OperatorRequestTag] != plan.TagOf(w.Tags, plan.OperatorRequestTag):
+			conflicts = append(conflicts, fmt.Errorf("the IAM role %s is oc sts's, but %s: a CredentialsRequest of the release and a day-2 operator's cannot share a Secret's role; give the operator's request another Secret", w.Name, operatorOf(h.Tags)))
+		default:
+			if fields := roleDrift(w, h); fields != nil {
+				changes = append(changes, plan.Change{Resource: plan.RoleResource, Name: w.Name, Action: plan.Update, Fields: fields})
+			}
+		}
+	}
+	return changes, errors.Join(conflicts...)
+}
+
+func operatorOf(tags map[string]string) string {
+	if r := tags[plan.OperatorRequestTag]; r != "" {
+		return "it serves the day-2 operator's CredentialsRequest " + r + " (oc sts operator)"
+	}
+	return "it is prepare's, for a CredentialsRequest of the release"
+}
+
+// Stale are the owned roles the plan no longer has, sorted. Day-2
+// operators' roles are not the plan's to prune: oc sts operator --delete
+// (or destroy) removes them.
 func Stale(p *plan.Plan, o *Observed) []string {
 	inPlan := map[string]bool{}
 	for _, r := range p.Roles {
@@ -117,6 +144,9 @@ func Stale(p *plan.Plan, o *Observed) []string {
 	}
 	var out []string
 	for name, r := range o.Roles {
+		if _, op := r.Tags[plan.OperatorRequestTag]; op {
+			continue
+		}
 		if !inPlan[name] && r.Tags[plan.OwnershipTagKey(p.Name)] == plan.OwnedValue {
 			out = append(out, name)
 		}

@@ -496,3 +496,9 @@ func PolicyDocument(ctx context.Context, c *Clients, arn string) (string, error)
 	}
 	return decodePolicy(aws.ToString(v.PolicyVersion.Document)), nil
 }
+
+// ReadRoles reads the named roles and every other role under path that
+// carries name's ownership tag (day-2 operators' roles among them).
+func ReadRoles(ctx context.Context, c *Clients, name string, names []string, path string) (map[string]RoleState, error) {
+	return observeRoles(ctx, c, name, names, path)
+}
