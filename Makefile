@@ -8,8 +8,7 @@ DEMO_DIR ?= $(CURDIR)/bin/demo
 FUZZTIME ?= 20s
 PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
 KUBE_APISERVER := bin/tools/kube-apiserver
-CCO_UPGRADEABLE := bin/tools/cco-upgradeable
-CCO_STS_SECRET := bin/tools/cco-sts-secret
+CCO_TOOLS := bin/tools/cco-upgradeable bin/tools/cco-sts-secret
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: build demo test vet fuzz bench dist clean aws-world test-tools etcd
@@ -50,8 +49,9 @@ bench:
 # What the verify and upgrade-check tests run: etcd (Debian's etcd-server), a
 # real kube-apiserver built from k8s.io/kubernetes, and the
 # cloud-credential-operator's Upgradeable check and its AWS actuator, which
-# writes an operator's Secret from stsIAMRoleARN (each its own module, pinned).
-test-tools: etcd $(KUBE_APISERVER) $(CCO_UPGRADEABLE) $(CCO_STS_SECRET)
+# writes an operator's Secret from stsIAMRoleARN (both from one module,
+# test/tools/cco, pinned, built in one go build: its dependencies once).
+test-tools: etcd $(KUBE_APISERVER) $(CCO_TOOLS)
 
 etcd:
 	@command -v etcd >/dev/null || test -x /usr/bin/etcd || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq etcd-server; }
@@ -59,11 +59,10 @@ etcd:
 $(KUBE_APISERVER): test/tools/kube-apiserver/go.mod test/tools/kube-apiserver/go.sum
 	cd test/tools/kube-apiserver && $(GO) build -o $(CURDIR)/$@ k8s.io/kubernetes/cmd/kube-apiserver
 
-$(CCO_UPGRADEABLE): test/tools/cco-upgradeable/go.mod test/tools/cco-upgradeable/go.sum test/tools/cco-upgradeable/main.go
-	cd test/tools/cco-upgradeable && $(GO) build -o $(CURDIR)/$@ .
-
-$(CCO_STS_SECRET): test/tools/cco-sts-secret/go.mod test/tools/cco-sts-secret/go.sum test/tools/cco-sts-secret/main.go
-	cd test/tools/cco-sts-secret && $(GO) build -o $(CURDIR)/$@ .
+$(CCO_TOOLS) &: test/tools/cco/go.mod test/tools/cco/go.sum $(wildcard test/tools/cco/*/*.go)
+	mkdir -p bin/tools
+	cd test/tools/cco && $(GO) build -o $(CURDIR)/bin/tools/ $(addprefix ./,$(notdir $(CCO_TOOLS)))
+	touch $(CCO_TOOLS)
 
 # Run each fuzz target for FUZZTIME.
 fuzz:

@@ -211,3 +211,31 @@ func TestExplicitDenyIsSaidPlainly(t *testing.T) {
 		t.Errorf("an implicit deny is a missing permission: %s", got)
 	}
 }
+
+// A day-2 operator's role (oc sts operator) carries the cluster's
+// ownership tag but is not the plan's: --prune leaves it, and neither
+// kind of role takes the other's place under the same name.
+func TestOperatorRolesAreNotThePlans(t *testing.T) {
+	p := testPlan(t, "a")
+	o := converged(p)
+	opTags := map[string]string{plan.OwnershipTagKey("c"): plan.OwnedValue, plan.OperatorRequestTag: "openshift-cloud-credential-operator/x"}
+	o.Roles["c-op-x"] = RoleState{Name: "c-op-x", Path: "/", Tags: opTags}
+	o.Roles["c-ns-gone"] = RoleState{Name: "c-ns-gone", Path: "/", Tags: map[string]string{plan.OwnershipTagKey("c"): plan.OwnedValue}}
+	changes, err := Diff(p, o, true)
+	if err != nil || describe(changes) != "delete iam-role c-ns-gone []" {
+		t.Fatalf("prune: %v\n%s", err, describe(changes))
+	}
+
+	// The operator's role wanted where prepare's is.
+	want := p.Roles[0]
+	want.Tags = append(append([]plan.Tag(nil), want.Tags...), plan.Tag{Key: plan.OperatorRequestTag, Value: "ns/op"})
+	if _, err := DiffRoles("c", []plan.Role{want}, o.Roles); err == nil || !strings.Contains(err.Error(), "prepare's, for a CredentialsRequest of the release") {
+		t.Errorf("an operator's role over prepare's: %v", err)
+	}
+	// Prepare's role wanted where an operator's is.
+	mine := p.Roles[0]
+	mine.Name = "c-op-x"
+	if _, err := DiffRoles("c", []plan.Role{mine}, o.Roles); err == nil || !strings.Contains(err.Error(), "day-2 operator's CredentialsRequest openshift-cloud-credential-operator/x") {
+		t.Errorf("prepare's role over an operator's: %v", err)
+	}
+}

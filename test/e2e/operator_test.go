@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"net/url"
@@ -312,6 +313,94 @@ spec: {channel: stable-v1, name: aws-load-balancer-operator, source: redhat-oper
 	for _, r := range c.plan.Roles {
 		if _, err := c.w.iam().GetRole(context.Background(), &iam.GetRoleInput{RoleName: &r.Name}); err != nil {
 			t.Errorf("prepare's role %s went with the operator's: %v", r.Name, err)
+		}
+	}
+}
+
+// The EFS CSI driver's CredentialsRequests as its operator ships them
+// (${NAMESPACE} in one, no service accounts in either), given with -f:
+// -n fills the placeholder, --service-account the accounts; oc sts writes
+// their Secrets and records the requests, verify holds the roles to them,
+// a re-run changes nothing, and destroy removes the roles with the cluster's.
+func TestOperatorRoleFromAFile(t *testing.T) {
+	const ns = "openshift-cluster-csi-drivers"
+	c := newSTSCluster(t, "4.16")
+	c.apply(t, fmt.Sprintf(`apiVersion: v1
+kind: Namespace
+metadata: {name: %[1]s}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: aws-efs-csi-driver-controller-sa, namespace: %[1]s}
+---
+apiVersion: v1
+kind: ServiceAccount
+metadata: {name: aws-efs-csi-driver-node-sa, namespace: %[1]s}`, ns))
+	files := []string{"-f", testdata("credentialsrequests", "edge-cases", "csi-operator_aws-efs_credentials.yaml"),
+		"-f", testdata("credentialsrequests", "edge-cases", "csi-operator_aws-efs_credentials-node.yaml")}
+	sas := []string{"--service-account", "openshift-aws-efs-csi-driver=aws-efs-csi-driver-controller-sa",
+		"--service-account", "openshift-aws-efs-csi-driver-node=aws-efs-csi-driver-node-sa"}
+
+	c.w.gate.ResetLog()
+	if _, res := c.operator(t, append(files, "--yes")...); res.code == 0 || !strings.Contains(res.stderr, "csi-operator_aws-efs_credentials.yaml:9: ${NAMESPACE} is a template placeholder: give its value with --namespace") {
+		t.Errorf("without -n: exit %d\n%s", res.code, res.stderr)
+	}
+	if m := c.w.mutating(); len(m) != 0 {
+		t.Errorf("a refused run called %v", m)
+	}
+
+	args := append(append(append([]string(nil), files...), sas...), "-n", ns, "--yes")
+	report, res := c.operator(t, args...)
+	if res.code != 0 || len(report.Roles) != 2 {
+		t.Fatalf("exit %d, roles %+v\n%s", res.code, report.Roles, res.stderr)
+	}
+	for _, r := range report.Roles {
+		secret := r.Wiring.Secret
+		sa := map[string]string{ns + "/aws-efs-cloud-credentials": "aws-efs-csi-driver-controller-sa", ns + "/node-aws-efs-cloud-credentials": "aws-efs-csi-driver-node-sa"}[secret]
+		if sa == "" || r.Wiring.Env != "" {
+			t.Fatalf("role %s wired %+v", r.Name, r.Wiring)
+		}
+		trust, _, tags := c.role(t, r.Name)
+		if !strings.Contains(trust, `:sub":["system:serviceaccount:`+ns+`:`+sa+`"]`) || tags["oc-sts.openshift.io/added-service-accounts"] != sa {
+			t.Errorf("role %s: trust %s tags %v", r.Name, trust, tags)
+		}
+		got := c.kubectl(t, "get", "secret", "-n", ns, strings.TrimPrefix(secret, ns+"/"), "-o", "jsonpath={.data.credentials}")
+		if creds, _ := base64.StdEncoding.DecodeString(got); !strings.Contains(string(creds), "role_arn = "+r.ARN) {
+			t.Errorf("secret %s: %q", secret, creds)
+		}
+		if err := c.exchange(t, ns, sa, r.ARN); err != nil {
+			t.Errorf("%s's token is refused for %s: %v", sa, r.ARN, err)
+		}
+	}
+	if got := c.kubectl(t, "get", "credentialsrequest", "-n", ccoNS, "openshift-aws-efs-csi-driver", "-o", "jsonpath={.spec.secretRef.namespace}"); got != ns {
+		t.Errorf("the recorded request's Secret namespace is %q", got)
+	}
+
+	c.w.gate.ResetLog()
+	again, res := c.operator(t, args...)
+	if res.code != 0 || len(again.Changes) != 0 || len(again.ClusterChanges) != 0 {
+		t.Errorf("a second run: exit %d, changes %+v %+v\n%s", res.code, again.Changes, again.ClusterChanges, res.stderr)
+	}
+	if m := c.w.mutating(); len(m) != 0 {
+		t.Errorf("a converged re-run called %v", m)
+	}
+
+	vr, res := c.verify(t)
+	if res.code != 0 {
+		t.Fatalf("verify: exit %d %+v\n%s", res.code, failed(vr), res.stderr)
+	}
+	for _, name := range []string{"openshift-aws-efs-csi-driver", "openshift-aws-efs-csi-driver-node"} {
+		if r := resultOf(vr, clustercheck.CheckTokenExchange, "credentialsrequest "+ccoNS+"/"+name); r == nil || r.Status != clustercheck.Pass {
+			t.Errorf("no token exchange PASS for %s: %+v", name, r)
+		}
+	}
+
+	if res := c.w.ocSTS(t, "destroy", "--dir", c.dir, "--yes"); res.code != 0 {
+		t.Fatalf("destroy: exit %d\n%s", res.code, res.stderr)
+	}
+	for _, r := range report.Roles {
+		if _, err := c.w.iam().GetRole(context.Background(), &iam.GetRoleInput{RoleName: &r.Name}); err == nil {
+			t.Errorf("destroy left the operator's role %s", r.Name)
 		}
 	}
 }

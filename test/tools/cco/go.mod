@@ -1,8 +1,12 @@
-// Module cco-sts-secret builds the cloud-credential-operator's AWS
-// actuator as a program for the operator tests (make test-tools): the code
-// that, in Manual mode on an STS cluster, writes a CredentialsRequest's
-// Secret from its stsIAMRoleARN, at the version the product's go.mod pins.
-module github.com/oc-sts/oc-sts/test/tools/cco-sts-secret
+// Module cco builds two programs from the cloud-credential-operator's own
+// code, at the version the product's go.mod pins, for the tests (make
+// test-tools builds both in one go build, so the module and its
+// dependencies are downloaded and compiled once):
+//   - cco-upgradeable: its Upgradeable check, the upgrade-check tests' oracle;
+//   - cco-sts-secret: its AWS actuator, which in Manual mode on an STS cluster
+//     writes a CredentialsRequest's Secret from its stsIAMRoleARN, the
+//     oracle for oc sts operator's wiring.
+module github.com/oc-sts/oc-sts/test/tools/cco
 
 go 1.26.8
 
