@@ -109,7 +109,7 @@ them); oc sts destroy removes them with the cluster's.`,
 	f.StringArrayVar(&o.ServiceAccounts, "service-account", nil, "Another service account the role trusts: SA (every request) or REQUEST=SA (repeatable).")
 	f.StringVar(&o.Name, "name", "", "The name prepare used (default: from the ownership tag of the cluster's IAM OIDC provider).")
 	f.StringVar(&o.Region, "region", "", "AWS region (default: the cluster's Infrastructure).")
-	f.StringVar(&o.RolePath, "role-path", "/", "IAM path of the roles (default: that of prepare's roles).")
+	f.StringVar(&o.RolePath, "role-path", "", "IAM path of the roles (default: that of prepare's roles).")
 	f.StringVar(&o.PermissionsBoundary, "permissions-boundary", "", "ARN of an IAM policy set as the roles' permissions boundary (default: that of prepare's roles).")
 	f.StringToStringVar(&o.Tags, "tag", nil, "Extra AWS tag KEY=VALUE on the roles (repeatable; default: prepare's roles' own).")
 	f.StringVar(&o.Profile, "profile", "", "AWS shared-config profile.")
@@ -122,6 +122,9 @@ them); oc sts destroy removes them with the cluster's.`,
 
 // Complete builds the cluster clients and resolves the namespace.
 func (o *OperatorOptions) Complete() (err error) {
+	if o.Subscription == "" && len(o.Filenames) == 0 {
+		return errOperatorMissing // before the kubeconfig: the first thing a new user gets wrong
+	}
 	if o.namespace, _, err = o.ConfigFlags.ToRawKubeConfigLoader().Namespace(); err != nil {
 		return fmt.Errorf("kubeconfig: %w", err)
 	}
@@ -132,11 +135,11 @@ func (o *OperatorOptions) Complete() (err error) {
 	return err
 }
 
+var errOperatorMissing = errors.New("give the operator: --subscription NAME -n NAMESPACE (an installed operator), or -f FILE (its CredentialsRequests)")
+
 // Validate checks the flags.
 func (o *OperatorOptions) Validate() error {
 	switch {
-	case o.Subscription == "" && len(o.Filenames) == 0:
-		return errors.New("give the operator: --subscription NAME -n NAMESPACE (an installed operator), or -f FILE (its CredentialsRequests)")
 	case o.Delete && len(o.ServiceAccounts) > 0:
 		return errors.New("--service-account does not go with --delete: the roles are found by their tags")
 	}

@@ -213,11 +213,21 @@ spec: {channel: stable-v1, name: aws-load-balancer-operator, source: redhat-oper
 	c.installCSV(t, alboNS, alboSub, operatorData("v1.1.0.clusterserviceversion.yaml"))
 	c.operatorCreates(t, operatorData("operator-credentials-request-2234d1e4.yaml"))
 
-	report, res := c.operator(t, "--subscription", alboSub, "-n", alboNS, "--yes")
+	roleName := c.plan.Name + "-aws-load-balancer-operator-aws-load-balancer-operator"
+	c.w.gate.ResetLog()
+	report, res := c.operator(t, "--subscription", alboSub, "-n", alboNS, "--dry-run")
+	if res.code != 0 || len(report.Changes) != 1 || len(report.ClusterChanges) != 1 ||
+		!strings.Contains(res.stderr, "  + iam-role "+roleName) || !strings.Contains(res.stderr, "  + subscription "+alboNS+"/"+alboSub+" spec.config.env[ROLEARN]: arn:aws:iam::") {
+		t.Errorf("--dry-run: exit %d %+v %+v\n%s", res.code, report.Changes, report.ClusterChanges, res.stderr)
+	}
+	if m := c.w.mutating(); len(m) != 0 || c.subscriptionEnv(t, alboNS, alboSub, "ROLEARN") != "" {
+		t.Errorf("--dry-run changed something: AWS %v", m)
+	}
+
+	report, res = c.operator(t, "--subscription", alboSub, "-n", alboNS, "--yes")
 	if res.code != 0 {
 		t.Fatalf("exit %d\n%s", res.code, res.stderr)
 	}
-	roleName := c.plan.Name + "-aws-load-balancer-operator-aws-load-balancer-operator"
 	if len(report.Roles) != 1 || report.Roles[0].Name != roleName || report.Roles[0].Wiring.Env != "ROLEARN" ||
 		!strings.Contains(report.Roles[0].Origin, "the cluster: credentialsrequest openshift-cloud-credential-operator/aws-load-balancer-operator") {
 		t.Fatalf("roles %+v", report.Roles)
