@@ -9,6 +9,8 @@ FUZZTIME ?= 20s
 PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
 KUBE_APISERVER := bin/tools/kube-apiserver
 CCO_TOOLS := bin/tools/cco-upgradeable bin/tools/cco-sts-secret
+OPENSHIFT_INSTALL := bin/tools/openshift-install
+INSTALLER_MOD := github.com/openshift/installer
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: build demo test vet fuzz bench dist clean aws-world test-tools etcd
@@ -20,7 +22,7 @@ build:
 # CredentialsRequests: no AWS account, no network.
 demo: build
 	rm -rf $(DEMO_DIR) && mkdir -p $(DEMO_DIR) && cp -r examples/install-dir/. $(DEMO_DIR)/
-	bin/oc-sts prepare --dir $(DEMO_DIR) --offline --account-id 123456789012 \
+	bin/oc-sts prepare --dir $(DEMO_DIR) --no-installer --offline --account-id 123456789012 \
 	  --credentials-requests-dir test/testdata/credentialsrequests/4.16 -v
 	@echo; echo "Look at $(DEMO_DIR): install-config.yaml, manifests/, tls/, .oc-sts/aws/ (cloudformation.yaml, apply.sh)"
 
@@ -46,12 +48,13 @@ bench:
 	$(GO) test ./test/e2e -run '^$$' -bench BenchmarkAWS -benchtime 1x
 	$(GO) test ./pkg/releaseimage -run '^$$' -bench BenchmarkScanHugeManifest -benchtime 3x
 
-# What the verify and upgrade-check tests run: etcd (Debian's etcd-server), a
-# real kube-apiserver built from k8s.io/kubernetes, and the
+# What the tests run: etcd (Debian's etcd-server), a real kube-apiserver built
+# from k8s.io/kubernetes; for verify, upgrade-check and operator the
 # cloud-credential-operator's Upgradeable check and its AWS actuator, which
 # writes an operator's Secret from stsIAMRoleARN (both from one module,
-# test/tools/cco, pinned, built in one go build: its dependencies once).
-test-tools: etcd $(KUBE_APISERVER) $(CCO_TOOLS)
+# test/tools/cco, built in one go build: its dependencies once); and the real
+# openshift-install for what it makes of a prepared dir (each pinned).
+test-tools: etcd $(KUBE_APISERVER) $(CCO_TOOLS) $(OPENSHIFT_INSTALL)
 
 etcd:
 	@command -v etcd >/dev/null || test -x /usr/bin/etcd || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq etcd-server; }
@@ -63,6 +66,23 @@ $(CCO_TOOLS) &: test/tools/cco/go.mod test/tools/cco/go.sum $(wildcard test/tool
 	mkdir -p bin/tools
 	cd test/tools/cco && $(GO) build -o $(CURDIR)/bin/tools/ $(addprefix ./,$(notdir $(CCO_TOOLS)))
 	touch $(CCO_TOOLS)
+
+# The installer module at the version test/tools/openshift-install pins
+# (go.sum checks its hash on download), built as its own main module so its
+# replace directives apply (its vendor/ holds only modules.txt), with its
+# data embedded as a release build does. -trimpath keeps the build cache
+# valid across the temporary source dirs; -s -w spares linking debug data.
+$(OPENSHIFT_INSTALL): test/tools/openshift-install/go.mod test/tools/openshift-install/go.sum
+	@set -eu; cd test/tools/openshift-install; \
+	$(GO) mod download $(INSTALLER_MOD); \
+	src=$$($(GO) list -m -f '{{.Dir}}' $(INSTALLER_MOD)); ver=$$($(GO) list -m -f '{{.Version}}' $(INSTALLER_MOD)); \
+	tmp=$$(mktemp -d); trap 'chmod -R u+w "$$tmp"; rm -rf "$$tmp"' EXIT; \
+	cp -R "$$src/." "$$tmp"; chmod -R u+w "$$tmp"; rm -rf "$$tmp/vendor"; cd "$$tmp"; \
+	echo "building openshift-install $$ver from $(INSTALLER_MOD) (once; cached in bin/tools)"; \
+	export GOFLAGS="-mod=mod -buildvcs=false" CGO_ENABLED=0; \
+	$(GO) generate ./data; \
+	$(GO) build -trimpath -tags release -ldflags "-s -w -X $(INSTALLER_MOD)/pkg/version.Raw=$$ver" -o "$(CURDIR)/$@.tmp" ./cmd/openshift-install; \
+	mv "$(CURDIR)/$@.tmp" "$(CURDIR)/$@"
 
 # Run each fuzz target for FUZZTIME.
 fuzz:

@@ -117,7 +117,9 @@ func (o *PrepareOptions) offlineNext(p *plan.Plan) error {
 	if o.Hive {
 		return nil
 	}
-	fmt.Fprintf(w, "  3. openshift-install create cluster --dir %s\n", handoff.Quote(o.Dir))
+	for i, step := range o.installSteps() {
+		fmt.Fprintf(w, "  %d. %s\n", i+3, step)
+	}
 	return nil
 }
 

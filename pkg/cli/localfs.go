@@ -71,7 +71,8 @@ func (o *PrepareOptions) lockDirs() error {
 func (o *PrepareOptions) localDirs() []string {
 	dirs := statedir.Dirs(o.StateDir)
 	if !o.Hive {
-		dirs = append(dirs, o.Dir, filepath.Join(o.Dir, installdir.ManifestsDir), filepath.Dir(filepath.Join(o.Dir, installdir.SignerKeyFile)))
+		dirs = append(dirs, filepath.Join(o.Dir, installdir.ManifestsDir), filepath.Dir(filepath.Join(o.Dir, installdir.SignerKeyFile)))
+		dirs = append(dirs, o.installDirTree()...)
 	}
 	return dirs
 }
@@ -98,7 +99,7 @@ func (o *PrepareOptions) checkLocal(p *plan.Plan, signer *oidckeys.Signer) error
 		return err
 	}
 	if o.installDir != nil {
-		files = append(files, o.installDir.Files(p, signer)...)
+		files = o.finalFiles(files, p, signer)
 	}
 	if err := atomicfs.Check(files); err != nil {
 		return fmt.Errorf("%w (nothing was changed)", err)

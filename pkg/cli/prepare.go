@@ -14,10 +14,10 @@ import (
 	"github.com/oc-sts/oc-sts/pkg/atomicfs"
 	"github.com/oc-sts/oc-sts/pkg/credreq"
 	"github.com/oc-sts/oc-sts/pkg/installdir"
+	"github.com/oc-sts/oc-sts/pkg/installer"
 	"github.com/oc-sts/oc-sts/pkg/oidckeys"
 	"github.com/oc-sts/oc-sts/pkg/plan"
 	"github.com/oc-sts/oc-sts/pkg/provision"
-	"github.com/oc-sts/oc-sts/pkg/releaseimage"
 	"github.com/oc-sts/oc-sts/pkg/statedir"
 )
 
@@ -32,6 +32,9 @@ const prepareExample = `  # Show what AWS needs, then create it and prepare the 
   # Get the CredentialsRequests of a release first:
   oc adm release extract --credentials-requests --included \
     --install-config ./mycluster/install-config.yaml --to ./credreqs "$RELEASE_IMAGE"
+
+  # Check a dir prepared earlier as the installer will read it:
+  oc sts prepare --dir ./mycluster --check
 
   # Print the plan as JSON, and show which CredentialsRequests were left out and why:
   oc sts prepare --dir ./mycluster --credentials-requests-dir ./credreqs \
@@ -62,6 +65,7 @@ type PrepareOptions struct {
 	WaitTimeout            time.Duration
 	awsFlags
 	hiveFlags
+	installerFlags
 
 	installDir *installdir.Dir
 	locks      localDirs
@@ -81,6 +85,15 @@ OIDC issuer (discovery documents in S3), the IAM OIDC provider and one IAM role 
 CredentialsRequest. It then writes into the install dir the credentials Secrets,
 manifests/cluster-authentication-02-config.yaml, tls/bound-service-account-signing-key.key,
 and sets credentialsMode: Manual in install-config.yaml, keeping every comment.
+
+The installer reads manifests/ only once 'openshift-install create manifests'
+has run: until then files there are silently left out. So when install-config.yaml
+is not consumed yet, prepare runs 'openshift-install create manifests' (found by
+--installer, $OPENSHIFT_INSTALL, then PATH) on a copy of the dir, before any AWS
+change, and moves its output in together with its own files in one atomic write
+(--no-installer leaves that step to you). After a docs-order 'create manifests'
+it adds its files to the consumed dir. Either way it ends by checking the dir as
+the installer will read it; --check does only that, for a dir prepared earlier.
 
 Online (the default) it compares the AWS account with the plan, shows the changes
 (+ create, ~ update, - delete), and once confirmed (--yes) applies only those,
@@ -102,7 +115,7 @@ An existing signer key is always reused. Every write is atomic.`,
 	f.StringVar(&o.Dir, "dir", o.Dir, "The openshift-install directory (with install-config.yaml).")
 	f.StringVar(&o.StateDir, "state-dir", "", "Where oc sts keeps the signer key pair, plan.json and the rendering for an AWS admin, aws/ (default <dir>/"+statedir.DirName+"; with --hive $XDG_STATE_HOME/oc-sts/<name>).")
 	f.StringVar(&o.CredentialsRequestsDir, "credentials-requests-dir", "", "A directory of release manifests holding CredentialsRequests (oc adm release extract --credentials-requests).")
-	f.StringVar(&o.ReleaseImage, "release-image", "", "Read the CredentialsRequests from this release image (default: $"+releaseimage.OverrideEnv+", `openshift-install version`, then the installer's state file).")
+	f.StringVar(&o.ReleaseImage, "release-image", "", "Read the CredentialsRequests from this release image (default: the one the installer will install: its state file's, $"+installer.ReleaseOverrideEnv+", then `openshift-install version`).")
 	f.StringVarP(&o.RegistryConfig, "registry-config", "a", "", "Pull secret file for the release image, tried before $REGISTRY_AUTH_FILE, the install-config pullSecret and the docker/podman defaults.")
 	f.BoolVar(&o.Insecure, "insecure", false, "Allow a plain-HTTP or unverified-TLS registry for the release image.")
 	f.BoolVar(&o.Offline, "offline", false, "Make no AWS call: write the plan and an aws CLI script instead of creating AWS resources (a --release-image is still pulled).")
@@ -123,6 +136,7 @@ An existing signer key is always reused. Every write is atomic.`,
 	f.BoolVar(&o.Prune, "prune", false, "Also delete the roles oc sts created for CredentialsRequests this release no longer has.")
 	f.BoolVar(&o.ReplacePublishedKeys, "replace-published-keys", false, "Replace the issuer's published keys.json even though it holds signer keys this run's key is not: every token they signed, a running cluster's included, is then rejected.")
 	o.hiveFlags.add(cmd)
+	o.installerFlags.add(cmd)
 	addOutputFlag(cmd, &o.Output)
 	cmd.MarkFlagDirname("dir")
 	cmd.MarkFlagDirname("state-dir")
@@ -150,7 +164,7 @@ func (o *PrepareOptions) Complete() error {
 	if o.Region == "" {
 		o.Region = d.Config.Region
 	}
-	return nil
+	return o.findInstaller()
 }
 
 // Close releases the directories.
@@ -176,11 +190,17 @@ func (o *PrepareOptions) Validate() error {
 	case o.Offline && (o.DryRun || o.Prune || o.Profile != ""):
 		return errors.New("--dry-run, --prune and --profile act on AWS: they cannot be combined with --offline")
 	}
-	return o.validateHandoff()
+	if err := o.validateHandoff(); err != nil {
+		return err
+	}
+	return o.validateInstaller()
 }
 
 // Run computes the plan and writes the install dir and state dir atomically.
 func (o *PrepareOptions) Run(ctx context.Context) error {
+	if o.Check {
+		return o.runCheck()
+	}
 	files, major, err := o.credentialsRequests(ctx)
 	if err != nil {
 		return err
@@ -223,6 +243,10 @@ func (o *PrepareOptions) Run(ctx context.Context) error {
 		Name: o.Name, AccountID: o.AccountID, Region: o.Region, Requests: sel.Requests, JWKS: jwks,
 		RolePath: o.RolePath, PermissionsBoundary: o.PermissionsBoundary, Tags: o.Tags,
 	}
+	// Before any AWS change: an install-config the installer rejects stops here.
+	if err := o.createManifests(ctx); err != nil {
+		return err
+	}
 	if !o.Offline {
 		return o.runOnline(ctx, in, signer)
 	}
@@ -252,26 +276,41 @@ func (o *PrepareOptions) write(ctx context.Context, p *plan.Plan, signer *oidcke
 		return err
 	}
 	// The state dir first: the signer key is kept before the installer can see it.
-	changed, err := atomicfs.Write(ctx, o.StateDir, append(stateFiles, o.installDir.Files(p, signer)...))
+	changed, err := atomicfs.Write(ctx, o.StateDir, o.finalFiles(stateFiles, p, signer))
 	if err != nil {
 		return writeError(err)
 	}
+	checked := ""
+	if !o.NoInstaller || o.installDir.Consumed {
+		if checked, err = o.verifyInstallDir(p, signer); err != nil {
+			return err
+		}
+	}
 	if o.Output != "" {
+		fmt.Fprintln(o.ErrOut, checked)
 		return printObject(o.Out, o.Output, p)
 	}
-	return o.summary(p, signer, changed)
+	return o.summary(p, signer, changed, checked)
 }
 
-func (o *PrepareOptions) summary(p *plan.Plan, signer *oidckeys.Signer, changed []string) error {
+func (o *PrepareOptions) summary(p *plan.Plan, signer *oidckeys.Signer, changed []string, checked string) error {
 	w := o.Out
 	fmt.Fprintf(w, "Prepared %s for AWS STS (%d CredentialsRequests; %s; %d files changed).\n", o.Dir, len(p.Roles), keyNote(signer), len(changed))
 	fmt.Fprintf(w, "  issuer:        %s\n  OIDC provider: %s\n", p.Issuer.URL, p.OIDCProvider.ARN)
 	for _, r := range p.Roles {
 		fmt.Fprintf(w, "  role:          %s  (%s/%s)\n", r.ARN, r.CredentialsRequest.SecretNamespace, r.CredentialsRequest.SecretName)
 	}
+	if checked != "" {
+		fmt.Fprintln(w, checked)
+	} else {
+		fmt.Fprintf(w, "\nThe installer reads manifests/ only after `create manifests`: running `create cluster` first would drop every credential.\n")
+	}
 	if !o.Offline {
-		fmt.Fprintf(w, "\nAWS account %s matches the plan (%s).\nNext:\n  openshift-install create cluster --dir %s\n  oc sts verify --token-exchange   # once the cluster is up\n",
-			p.AccountID, filepath.Join(o.StateDir, statedir.PlanFile), o.Dir)
+		fmt.Fprintf(w, "\nAWS account %s matches the plan (%s).\nNext:\n", p.AccountID, filepath.Join(o.StateDir, statedir.PlanFile))
+		for _, step := range o.installSteps() {
+			fmt.Fprintf(w, "  %s\n", step)
+		}
+		fmt.Fprintf(w, "  oc sts verify --token-exchange   # once the cluster is up\n")
 		return nil
 	}
 	return o.offlineNext(p)

@@ -5,11 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/oc-sts/oc-sts/pkg/credreq"
 	"github.com/oc-sts/oc-sts/pkg/installconfig"
-	"github.com/oc-sts/oc-sts/pkg/installdir"
+	"github.com/oc-sts/oc-sts/pkg/installer"
 	"github.com/oc-sts/oc-sts/pkg/releaseimage"
 )
 
@@ -18,15 +17,18 @@ import (
 func (o *PrepareOptions) credentialsRequests(ctx context.Context) ([]credreq.File, uint64, error) {
 	if o.CredentialsRequestsDir != "" {
 		files, err := credreq.ReadDir(o.CredentialsRequestsDir)
+		if err == nil {
+			err = o.checkRelease(ctx, "", nil, nil)
+		}
 		return files, 0, err
 	}
-	found := releaseimage.Found{PullSpec: o.ReleaseImage, Source: "--release-image"}
+	found := installer.Release{PullSpec: o.ReleaseImage, Source: "--release-image"}
 	if found.PullSpec == "" && o.Hive {
 		return nil, 0, errors.New("--hive has no install dir to find the release in: give --release-image or --credentials-requests-dir")
 	}
 	if found.PullSpec == "" {
 		var err error
-		if found, err = releaseimage.Discover(ctx, filepath.Join(o.Dir, installdir.StateFile)); err != nil {
+		if found, err = o.discoverRelease(ctx); err != nil {
 			return nil, 0, err
 		}
 	}
@@ -35,11 +37,14 @@ func (o *PrepareOptions) credentialsRequests(ctx context.Context) ([]credreq.Fil
 	if err != nil {
 		return nil, 0, err
 	}
+	fetch := func(spec string) (*releaseimage.Release, error) {
+		return releaseimage.Fetch(ctx, releaseimage.Options{
+			PullSpec: spec, Auth: auth, Mirrors: mirrors(cfg.Mirrors),
+			Architecture: cfg.Architecture, Insecure: o.Insecure, Keep: credreq.HoldsFeatureGate,
+		})
+	}
 	fmt.Fprintf(o.ErrOut, "Reading CredentialsRequests from release image %s (from %s)\n", found.PullSpec, found.Source)
-	rel, err := releaseimage.Fetch(ctx, releaseimage.Options{
-		PullSpec: found.PullSpec, Auth: auth, Mirrors: mirrors(cfg.Mirrors),
-		Architecture: cfg.Architecture, Insecure: o.Insecure, Keep: credreq.HoldsFeatureGate,
-	})
+	rel, err := fetch(found.PullSpec)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -50,6 +55,9 @@ func (o *PrepareOptions) credentialsRequests(ctx context.Context) ([]credreq.Fil
 		}
 	}
 	fmt.Fprintf(o.ErrOut, "Release %s (%s), %d manifest files with CredentialsRequests\n", rel.Version, rel.PullSpec, crFiles)
+	if err := o.checkRelease(ctx, found.PullSpec, rel, fetch); err != nil {
+		return nil, 0, err
+	}
 	return rel.Files, rel.MajorVersion(), nil
 }
 

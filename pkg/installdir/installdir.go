@@ -3,7 +3,6 @@
 package installdir
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/oc-sts/oc-sts/pkg/atomicfs"
 	"github.com/oc-sts/oc-sts/pkg/installconfig"
+	"github.com/oc-sts/oc-sts/pkg/installer"
 	"github.com/oc-sts/oc-sts/pkg/limits"
 	"github.com/oc-sts/oc-sts/pkg/oidckeys"
 	"github.com/oc-sts/oc-sts/pkg/plan"
@@ -20,9 +20,8 @@ import (
 
 // Paths the installer reads.
 const (
-	StateFile     = ".openshift_install_state.json"
-	ManifestsDir  = "manifests"
-	SignerKeyFile = "tls/bound-service-account-signing-key.key"
+	ManifestsDir  = installer.ManifestsDir
+	SignerKeyFile = installer.SignerKeyFile
 )
 
 // Dir is an install directory before `openshift-install create cluster`.
@@ -32,7 +31,9 @@ type Dir struct {
 	// Consumed is true when `create manifests` already ran: install-config.yaml
 	// is gone and the config is read from the installer's state file.
 	Consumed bool
-	mode     fs.FileMode
+	// State is the installer's state file, when there is one.
+	State *installer.State
+	mode  fs.FileMode
 }
 
 // Open reads dir's install-config.yaml, or the installer state left by
@@ -53,7 +54,11 @@ func Open(dir string) (*Dir, error) {
 			return nil, err
 		}
 		ist, _ := os.Stat(icPath)
-		return &Dir{Path: dir, Config: cfg, mode: ist.Mode().Perm()}, nil
+		state, err := installer.ReadStateIfAny(dir)
+		if err != nil {
+			return nil, err
+		}
+		return &Dir{Path: dir, Config: cfg, State: state, mode: ist.Mode().Perm()}, nil
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
@@ -62,25 +67,25 @@ func Open(dir string) (*Dir, error) {
 }
 
 func openConsumed(dir string) (*Dir, error) {
-	statePath := filepath.Join(dir, StateFile)
-	raw, err := limits.ReadFile(statePath, limits.InstallerState)
+	state, err := installer.ReadState(dir)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%s has no %s: run `openshift-install create install-config --dir %s` first", dir, installconfig.FileName, dir)
 	}
 	if err != nil {
 		return nil, err
 	}
-	var state map[string]struct {
-		Config json.RawMessage `json:"config"`
+	statePath := state.Path
+	if state.IgnitionCreated() {
+		return nil, fmt.Errorf("%s: the ignition configs were already created, from manifests without what oc sts adds: start again from install-config.yaml (`openshift-install create install-config`), then oc sts prepare", dir)
 	}
-	if err := json.Unmarshal(raw, &state); err != nil {
-		return nil, fmt.Errorf("%s: %v", statePath, err)
+	consumed, err := state.InstallConfig()
+	if err != nil {
+		return nil, err
 	}
-	asset, ok := state["*installconfig.InstallConfig"]
-	if !ok || len(asset.Config) == 0 {
+	if consumed == nil {
 		return nil, fmt.Errorf("%s holds no install-config: run `openshift-install create install-config --dir %s` again", statePath, dir)
 	}
-	cfg, err := installconfig.Parse(statePath+" (install-config)", asset.Config)
+	cfg, err := installconfig.Parse(statePath+" (install-config)", consumed)
 	var fe *installconfig.FieldError
 	if err != nil && !(errors.As(err, &fe) && fe.Field == "credentialsMode") {
 		return nil, err
@@ -88,7 +93,7 @@ func openConsumed(dir string) (*Dir, error) {
 	if err != nil || cfg.CredentialsMode != installconfig.ManualMode {
 		return nil, fmt.Errorf("%s: manifests were created without credentialsMode: Manual, so they hold the root credentials; create install-config.yaml again, run oc sts prepare, then `openshift-install create manifests`", dir)
 	}
-	return &Dir{Path: dir, Config: cfg, Consumed: true}, nil
+	return &Dir{Path: dir, Config: cfg, Consumed: true, State: state}, nil
 }
 
 // staleSecrets are the credentials Secrets an earlier prepare wrote for
@@ -116,8 +121,25 @@ func (d *Dir) staleSecrets(p *plan.Plan, keep []atomicfs.File) []atomicfs.File {
 // SignerKeyPath is where the installer reads the service-account signer key.
 func (d *Dir) SignerKeyPath() string { return filepath.Join(d.Path, SignerKeyFile) }
 
-// Files are the files prepare writes into the install dir for p.
+// Files are the files prepare writes into the install dir for p: the
+// Consumables, then, when the install-config is not consumed yet,
+// install-config.yaml with credentialsMode: Manual.
 func (d *Dir) Files(p *plan.Plan, signer *oidckeys.Signer) []atomicfs.File {
+	files := d.Consumables(p, signer)
+	if !d.Consumed {
+		// Last, so a crash before it leaves credentialsMode untouched.
+		files = append(files, atomicfs.File{Path: filepath.Join(d.Path, installconfig.FileName), Data: d.ManualInstallConfig(), Mode: d.mode})
+	}
+	return files
+}
+
+// ManualInstallConfig is install-config.yaml with credentialsMode: Manual.
+func (d *Dir) ManualInstallConfig() []byte { return d.Config.SetManual() }
+
+// Consumables are what the installer reads from the dir for p: the
+// credentials Secrets and the Authentication manifest in manifests/ (and the
+// removal of stale Secrets), and the signer key in tls/.
+func (d *Dir) Consumables(p *plan.Plan, signer *oidckeys.Signer) []atomicfs.File {
 	var files []atomicfs.File
 	add := func(rel string, data []byte, mode fs.FileMode) {
 		files = append(files, atomicfs.File{Path: filepath.Join(d.Path, rel), Data: data, Mode: mode})
@@ -128,9 +150,21 @@ func (d *Dir) Files(p *plan.Plan, signer *oidckeys.Signer) []atomicfs.File {
 	add(filepath.Join(ManifestsDir, stsmanifests.AuthenticationFile), stsmanifests.Authentication(p.Issuer.URL), 0o644)
 	files = append(files, d.staleSecrets(p, files)...)
 	add(SignerKeyFile, signer.PrivatePEM, 0o600)
-	if !d.Consumed {
-		// Last, so a crash before it leaves credentialsMode untouched.
-		add(installconfig.FileName, d.Config.SetManual(), d.mode)
-	}
 	return files
+}
+
+// Expected is what the installer must find in the dir for p: the
+// Consumables as it names them.
+func (d *Dir) Expected(p *plan.Plan, signer *oidckeys.Signer) installer.Expected {
+	want := installer.Expected{Manifests: map[string][]byte{}}
+	for _, f := range d.Consumables(p, signer) {
+		switch rel, _ := filepath.Rel(d.Path, f.Path); {
+		case f.Remove:
+		case rel == SignerKeyFile:
+			want.SignerKey = f.Data
+		default:
+			want.Manifests[filepath.Base(rel)] = f.Data
+		}
+	}
+	return want
 }

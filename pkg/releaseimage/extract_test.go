@@ -161,28 +161,6 @@ func TestLayersOverrideAndWhiteout(t *testing.T) {
 	}
 }
 
-func TestDiscover(t *testing.T) {
-	dir := t.TempDir()
-	state := filepath.Join(dir, ".openshift_install_state.json")
-	t.Setenv("PATH", dir) // no openshift-install
-	t.Setenv(OverrideEnv, "")
-	if _, err := Discover(context.Background(), state); err == nil || !strings.Contains(err.Error(), "--release-image") {
-		t.Errorf("nothing to find: %v", err)
-	}
-	os.WriteFile(state, []byte(`{"*releaseimage.Image":{"PullSpec":"example.com/r@sha256:1"}}`), 0o600)
-	if f, err := Discover(context.Background(), state); err != nil || f.PullSpec != "example.com/r@sha256:1" || !strings.Contains(f.Source, "state") {
-		t.Errorf("state file: %+v %v", f, err)
-	}
-	os.WriteFile(filepath.Join(dir, "openshift-install"), []byte("#!/bin/sh\necho 'openshift-install 4.16.3'\necho 'release image quay.io/x/y@sha256:2'\n"), 0o755)
-	if f, err := Discover(context.Background(), state); err != nil || f.PullSpec != "quay.io/x/y@sha256:2" {
-		t.Errorf("openshift-install version: %+v %v", f, err)
-	}
-	t.Setenv(OverrideEnv, "quay.io/override:1")
-	if f, _ := Discover(context.Background(), state); f.PullSpec != "quay.io/override:1" || f.Source != "$"+OverrideEnv {
-		t.Errorf("override: %+v", f)
-	}
-}
-
 type v1Image = ggcrv1.Image
 
 func emptyImage(t *testing.T) ggcrv1.Image { return empty.Image }

@@ -96,7 +96,7 @@ func (w *world) ocSTS(t testing.TB, args ...string) result {
 
 func (w *world) prepare(t testing.TB, dir, crDir string, extra ...string) result {
 	t.Helper()
-	return w.ocSTS(t, append([]string{"prepare", "--dir", dir, "--credentials-requests-dir", crDir, "--yes"}, extra...)...)
+	return w.ocSTS(t, append([]string{"prepare", "--no-installer", "--dir", dir, "--credentials-requests-dir", crDir, "--yes"}, extra...)...)
 }
 
 // mutating lists the mutating AWS calls that reached AWS (not answered

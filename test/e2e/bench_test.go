@@ -64,7 +64,7 @@ func awsPhases(b *testing.B, latency time.Duration) (map[string]phase, int) {
 	if res := run(b, true, offlineArgs(dir, crDir)...); res.code != 0 {
 		b.Fatal(res.stderr)
 	}
-	prepare := []string{"prepare", "--dir", dir, "--credentials-requests-dir", crDir, "--yes"}
+	prepare := []string{"prepare", "--no-installer", "--dir", dir, "--credentials-requests-dir", crDir, "--yes"}
 	out := map[string]phase{}
 	for _, ph := range []struct {
 		name string

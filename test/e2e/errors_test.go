@@ -112,7 +112,7 @@ func TestHelpVersionCompletion(t *testing.T) {
 func TestPrepareWithoutCredentials(t *testing.T) {
 	dir := exampleDir(t, nil)
 	before := snapshot(t, dir)
-	cmd := exec.Command("unshare", "-n", binary, "prepare", "--dir", dir, "--credentials-requests-dir", testdata("credentialsrequests", "4.16"), "--yes")
+	cmd := exec.Command("unshare", "-n", binary, "prepare", "--no-installer", "--dir", dir, "--credentials-requests-dir", testdata("credentialsrequests", "4.16"), "--yes")
 	cmd.Env = []string{"HOME=" + t.TempDir(), "AWS_EC2_METADATA_DISABLED=true", "PATH=" + os.Getenv("PATH")}
 	res := runCmd(t, cmd)
 	if res.code != 1 || !strings.Contains(res.stderr, "no usable AWS credentials") || !strings.Contains(res.stderr, "AWS_PROFILE") {

@@ -79,7 +79,7 @@ func (w *world) script(t *testing.T, path string, args ...string) *exec.Cmd {
 // --dry-run, and fails unless it finds nothing to change.
 func (w *world) matchesPlan(t *testing.T, dir, crDir string, flags ...string) {
 	t.Helper()
-	res := w.ocSTS(t, append([]string{"prepare", "--dir", dir, "--credentials-requests-dir", crDir, "--account-id", "123456789012", "--dry-run", "-o", "json"}, flags...)...)
+	res := w.ocSTS(t, append([]string{"prepare", "--no-installer", "--dir", dir, "--credentials-requests-dir", crDir, "--account-id", "123456789012", "--dry-run", "-o", "json"}, flags...)...)
 	var p plan.Plan
 	if err := json.Unmarshal([]byte(res.stdout), &p); res.code != 0 || err != nil || len(p.Changes) != 0 {
 		t.Fatalf("prepare --dry-run after the script: exit %d, changes %v\n%s", res.code, p.Changes, res.stderr)

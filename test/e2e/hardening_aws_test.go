@@ -56,12 +56,12 @@ func TestConcurrentPrepares(t *testing.T) {
 	w := newWorld(t)
 	dir := exampleDir(t, nil)
 	crs := testdata("credentialsrequests", "4.16")
-	first := exec.Command(binary, "prepare", "--dir", dir, "--credentials-requests-dir", crs, "--yes")
+	first := exec.Command(binary, "prepare", "--no-installer", "--dir", dir, "--credentials-requests-dir", crs, "--yes")
 	first.Env = w.env
 	var second result
 	w.gate.AbortAfter(10, func() {
 		// The first run is inside its AWS phase, blocked in this call.
-		cmd := exec.Command(binary, "prepare", "--dir", dir, "--credentials-requests-dir", crs, "--yes")
+		cmd := exec.Command(binary, "prepare", "--no-installer", "--dir", dir, "--credentials-requests-dir", crs, "--yes")
 		cmd.Env = w.env
 		second = runCmd(t, cmd)
 		first.Process.Kill()

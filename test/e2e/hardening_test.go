@@ -161,7 +161,7 @@ func TestCraftedLayerBoundedMemory(t *testing.T) {
 			}
 			spec := srv.Push(t, "ocp-release:huge", img)
 			dir := exampleDir(t, nil)
-			cmd := exec.Command(binary, "prepare", "--dir", dir, "--release-image", spec, "--insecure", "--offline", "--account-id", "123456789012")
+			cmd := exec.Command(binary, "prepare", "--no-installer", "--dir", dir, "--release-image", spec, "--insecure", "--offline", "--account-id", "123456789012")
 			res := runCmd(t, cmd)
 			if res.code != tc.code || !strings.Contains(res.stderr, tc.want) {
 				t.Errorf("exit %d, want %d and %q:\n%s", res.code, tc.code, tc.want, res.stderr)

@@ -182,7 +182,7 @@ func TestPrepareCrashAtEveryCall(t *testing.T) {
 		dir := exampleDir(t, nil)
 		os.MkdirAll(filepath.Join(dir, "tls"), 0o755)
 		os.WriteFile(filepath.Join(dir, "tls", "bound-service-account-signing-key.key"), key, 0o600)
-		cmd := exec.Command(binary, "prepare", "--dir", dir, "--credentials-requests-dir", crDir, "--yes")
+		cmd := exec.Command(binary, "prepare", "--no-installer", "--dir", dir, "--credentials-requests-dir", crDir, "--yes")
 		cmd.Env = w.env
 		w.gate.AbortAfter(k, func() { cmd.Process.Kill() })
 		if res := runCmd(t, cmd); res.code == 0 {
@@ -232,7 +232,7 @@ func TestPrepareRefusesWithoutPermissionOrConfirmation(t *testing.T) {
 		t.Errorf("missing permissions: exit %d\n%s", res.code, res.stderr)
 	}
 	w.gate.DenyInSimulation()
-	cmd := exec.Command(binary, "prepare", "--dir", dir, "--credentials-requests-dir", crDir)
+	cmd := exec.Command(binary, "prepare", "--no-installer", "--dir", dir, "--credentials-requests-dir", crDir)
 	cmd.Env = w.env
 	if res := runCmd(t, cmd); res.code == 0 || !strings.Contains(res.stderr, "add --yes") {
 		t.Errorf("without --yes and no terminal: exit %d\n%s", res.code, res.stderr)
@@ -287,7 +287,7 @@ func TestPrepareInterrupted(t *testing.T) {
 	reads := len(w.gate.Calls())
 	w.gate.ResetLog()
 	w.gate.SetLatency(300 * time.Millisecond)
-	cmd := exec.Command(binary, "prepare", "--dir", dir, "--credentials-requests-dir", crDir, "--yes")
+	cmd := exec.Command(binary, "prepare", "--no-installer", "--dir", dir, "--credentials-requests-dir", crDir, "--yes")
 	cmd.Env = w.env
 	w.gate.AbortAfter(reads+3, func() { cmd.Process.Signal(os.Interrupt) })
 	res := runCmd(t, cmd)

@@ -45,7 +45,7 @@ func TestPrepareFeatureGatesFromTheReleaseImage(t *testing.T) {
 		}
 		return false
 	}
-	res := run(t, false, "prepare", "--dir", exampleDir(t, ic), "--release-image", spec, "--insecure", "--offline", "--account-id", "123456789012", "-o", "json", "-v")
+	res := run(t, false, "prepare", "--no-installer", "--dir", exampleDir(t, ic), "--release-image", spec, "--insecure", "--offline", "--account-id", "123456789012", "-o", "json", "-v")
 	if res.code != 0 || !hasRole(res.stdout) {
 		t.Fatalf("from the image: exit %d, role for the gated request %v\n%s", res.code, res.code == 0 && hasRole(res.stdout), res.stderr)
 	}
@@ -55,7 +55,7 @@ func TestPrepareFeatureGatesFromTheReleaseImage(t *testing.T) {
 	}
 
 	// From a directory the gates are openshift/api's, and prepare says so.
-	res = run(t, true, "prepare", "--dir", exampleDir(t, ic), "--credentials-requests-dir", crDir, "--offline", "--account-id", "123456789012", "-o", "json")
+	res = run(t, true, "prepare", "--no-installer", "--dir", exampleDir(t, ic), "--credentials-requests-dir", crDir, "--offline", "--account-id", "123456789012", "-o", "json")
 	if res.code != 0 || hasRole(res.stdout) || !strings.Contains(res.stderr, "warning: the TechPreviewNoUpgrade feature gates are assumed") {
 		t.Errorf("from a directory: exit %d\n%s", res.code, res.stderr)
 	}

@@ -18,7 +18,7 @@ import (
 )
 
 func offlineArgs(dir, crDir string, extra ...string) []string {
-	return append([]string{"prepare", "--dir", dir, "--credentials-requests-dir", crDir, "--offline", "--account-id", "123456789012"}, extra...)
+	return append([]string{"prepare", "--no-installer", "--dir", dir, "--credentials-requests-dir", crDir, "--offline", "--account-id", "123456789012"}, extra...)
 }
 
 // includedRequests reads what the fixture holds, through the library path.
@@ -221,25 +221,6 @@ func TestFeatureSetFromInstallConfig(t *testing.T) {
 	}
 	if !strings.Contains(plain.stderr, "openshift-cluster-api-aws") || !strings.Contains(plain.stderr, "release.openshift.io/feature-set=TechPreviewNoUpgrade") {
 		t.Errorf("-v does not say why the request was left out:\n%s", plain.stderr)
-	}
-}
-
-// After `openshift-install create manifests` the install-config lives in
-// the installer's state file; prepare adds the manifests without it.
-func TestConsumedInstallDir(t *testing.T) {
-	for _, mode := range []string{"Manual", "Mint"} {
-		dir := t.TempDir()
-		state := `{"*installconfig.InstallConfig":{"config":{"apiVersion":"v1","metadata":{"name":"demo"},"credentialsMode":"` + mode + `","platform":{"aws":{"region":"us-east-1"}}}}}`
-		os.WriteFile(filepath.Join(dir, ".openshift_install_state.json"), []byte(state), 0o600)
-		os.Mkdir(filepath.Join(dir, "manifests"), 0o755)
-		res := run(t, true, offlineArgs(dir, testdata("credentialsrequests", "4.16"))...)
-		_, icErr := os.Stat(filepath.Join(dir, "install-config.yaml"))
-		switch {
-		case mode == "Manual" && (res.code != 0 || !os.IsNotExist(icErr)):
-			t.Errorf("Manual: exit %d (%s), install-config.yaml written: %v", res.code, res.stderr, icErr == nil)
-		case mode == "Mint" && (res.code == 0 || !strings.Contains(res.stderr, "without credentialsMode: Manual")):
-			t.Errorf("Mint: exit %d: %s", res.code, res.stderr)
-		}
 	}
 }
 

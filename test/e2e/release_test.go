@@ -37,7 +37,7 @@ func TestPrepareFromReleaseImage(t *testing.T) {
 		ic := pullSecretLine.ReplaceAll(example, []byte("pullSecret: '"+srv.PullSecret()+"'"))
 
 		imageDir, dirDir := exampleDir(t, ic), exampleDir(t, ic)
-		fromImage := run(t, false, "prepare", "--dir", imageDir, "--release-image", spec, "--offline", "--account-id", "123456789012", "-o", "json")
+		fromImage := run(t, false, "prepare", "--no-installer", "--dir", imageDir, "--release-image", spec, "--offline", "--account-id", "123456789012", "-o", "json")
 		fromDir := run(t, true, offlineArgs(dirDir, testdata("credentialsrequests", release), "-o", "json")...)
 		if fromImage.code != 0 || fromDir.code != 0 {
 			t.Fatalf("%s: image exit %d (%s), dir exit %d (%s)", release, fromImage.code, fromImage.stderr, fromDir.code, fromDir.stderr)
@@ -76,7 +76,7 @@ func TestReleaseImageErrorsLeaveDirUntouched(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			dir := exampleDir(t, tt.installConfig)
 			before := snapshot(t, dir)
-			res := run(t, false, "prepare", "--dir", dir, "--release-image", tt.spec, "--offline", "--account-id", "123456789012")
+			res := run(t, false, "prepare", "--no-installer", "--dir", dir, "--release-image", tt.spec, "--offline", "--account-id", "123456789012")
 			if res.code == 0 || !strings.Contains(res.stderr, tt.want) {
 				t.Errorf("exit %d: %s", res.code, res.stderr)
 			}
@@ -96,7 +96,7 @@ func TestRegistryConfigAndArchitecture(t *testing.T) {
 	secret := filepath.Join(t.TempDir(), "auth.json")
 	os.WriteFile(secret, []byte(srv.PullSecret()), 0o600)
 	args := func(dir string) []string {
-		return []string{"prepare", "--dir", dir, "--release-image", spec, "--offline", "--account-id", "123456789012"}
+		return []string{"prepare", "--no-installer", "--dir", dir, "--release-image", spec, "--offline", "--account-id", "123456789012"}
 	}
 	if res := run(t, false, append(args(exampleDir(t, nil)), "-a", secret)...); res.code != 0 || !strings.Contains(res.stderr, "Release 4.14.9") {
 		t.Errorf("-a, default amd64: exit %d: %s", res.code, res.stderr)

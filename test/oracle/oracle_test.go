@@ -166,7 +166,7 @@ func fromOc(t *testing.T, spec, installConfig string) []string {
 // fromOcSts runs the product binary on the same image and install-config.
 func fromOcSts(t *testing.T, spec, dir string) []string {
 	t.Helper()
-	cmd := exec.Command(bin, "prepare", "--dir", dir, "--release-image", spec, "--offline", "--account-id", "123456789012", "-o", "json")
+	cmd := exec.Command(bin, "prepare", "--no-installer", "--dir", dir, "--release-image", spec, "--offline", "--account-id", "123456789012", "-o", "json")
 	out, err := cmd.Output()
 	if err != nil {
 		var stderr []byte
