@@ -131,6 +131,9 @@ func (o *OperatorOptions) Complete() (err error) {
 	if o.sas, err = operator.ParseServiceAccounts(o.ServiceAccounts); err != nil {
 		return err
 	}
+	if o.Delete {
+		o.sas = operator.ForDeletion()
+	}
 	o.kube, o.dyn, err = clusterClients(o.ConfigFlags)
 	return err
 }

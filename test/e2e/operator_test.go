@@ -405,6 +405,24 @@ metadata: {name: aws-efs-csi-driver-node-sa, namespace: %[1]s}`, ns))
 		}
 	}
 
+	// --delete: the roles, the Secrets oc sts wrote and its records go.
+	del := append(append([]string(nil), files...), "-n", ns, "--delete", "--yes")
+	if _, res := c.operator(t, del...); res.code != 0 {
+		t.Fatalf("--delete: exit %d\n%s", res.code, res.stderr)
+	}
+	for _, r := range report.Roles {
+		if _, err := c.w.iam().GetRole(context.Background(), &iam.GetRoleInput{RoleName: &r.Name}); err == nil {
+			t.Errorf("--delete left the role %s", r.Name)
+		}
+	}
+	if got := c.kubectl(t, "get", "secrets,credentialsrequests", "-A", "--field-selector", "metadata.namespace!=kube-system", "-o", "name"); strings.Contains(got, "aws-efs") {
+		t.Errorf("--delete left %s", got)
+	}
+
+	// destroy removes an operator's roles with the cluster's.
+	if _, res := c.operator(t, args...); res.code != 0 {
+		t.Fatalf("again: exit %d\n%s", res.code, res.stderr)
+	}
 	if res := c.w.ocSTS(t, "destroy", "--dir", c.dir, "--yes"); res.code != 0 {
 		t.Fatalf("destroy: exit %d\n%s", res.code, res.stderr)
 	}
