@@ -13,7 +13,9 @@ OPENSHIFT_INSTALL := bin/tools/openshift-install
 INSTALLER_MOD := github.com/openshift/installer
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: build demo test vet fuzz bench dist clean aws-world test-tools etcd
+.PHONY: build demo test vet fuzz bench dist clean aws-world test-tools etcd FORCE
+
+FORCE:
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o bin/oc-sts ./cmd/oc-sts
@@ -59,21 +61,28 @@ test-tools: etcd $(KUBE_APISERVER) $(CCO_TOOLS) $(OPENSHIFT_INSTALL)
 etcd:
 	@command -v etcd >/dev/null || test -x /usr/bin/etcd || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq etcd-server; }
 
-$(KUBE_APISERVER): test/tools/kube-apiserver/go.mod test/tools/kube-apiserver/go.sum
-	cd test/tools/kube-apiserver && $(GO) build -o $(CURDIR)/$@ k8s.io/kubernetes/cmd/kube-apiserver
+# Each tool is rebuilt only when its test/tools/<name> dir (or Go) changes:
+# test/tools/uptodate.sh keys it by content, not by file times.
+UPTODATE = GO=$(GO) test/tools/uptodate.sh $@ test/tools/$(notdir $@)
 
-$(CCO_TOOLS) &: test/tools/cco/go.mod test/tools/cco/go.sum $(wildcard test/tools/cco/*/*.go)
-	mkdir -p bin/tools
-	cd test/tools/cco && $(GO) build -o $(CURDIR)/bin/tools/ $(addprefix ./,$(notdir $(CCO_TOOLS)))
-	touch $(CCO_TOOLS)
+$(KUBE_APISERVER): FORCE
+	@$(UPTODATE) || { cd test/tools/kube-apiserver && $(GO) build -o $(CURDIR)/$@ k8s.io/kubernetes/cmd/kube-apiserver; }
+	@$(UPTODATE) record
+
+# Both cloud-credential-operator programs come from test/tools/cco: one go
+# build downloads and compiles its module and dependencies once.
+$(CCO_TOOLS) &: FORCE
+	@ok=1; for t in $(CCO_TOOLS); do GO=$(GO) test/tools/uptodate.sh $$t test/tools/cco || ok=0; done; \
+	[ $$ok = 1 ] || { mkdir -p bin/tools && cd test/tools/cco && $(GO) build -o $(CURDIR)/bin/tools/ $(addprefix ./,$(notdir $(CCO_TOOLS))); }
+	@for t in $(CCO_TOOLS); do GO=$(GO) test/tools/uptodate.sh $$t test/tools/cco record; done
 
 # The installer module at the version test/tools/openshift-install pins
 # (go.sum checks its hash on download), built as its own main module so its
 # replace directives apply (its vendor/ holds only modules.txt), with its
 # data embedded as a release build does. -trimpath keeps the build cache
 # valid across the temporary source dirs; -s -w spares linking debug data.
-$(OPENSHIFT_INSTALL): test/tools/openshift-install/go.mod test/tools/openshift-install/go.sum
-	@set -eu; cd test/tools/openshift-install; \
+$(OPENSHIFT_INSTALL): FORCE
+	@if $(UPTODATE); then exit 0; fi; set -eu; cd test/tools/openshift-install; \
 	$(GO) mod download $(INSTALLER_MOD); \
 	src=$$($(GO) list -m -f '{{.Dir}}' $(INSTALLER_MOD)); ver=$$($(GO) list -m -f '{{.Version}}' $(INSTALLER_MOD)); \
 	tmp=$$(mktemp -d); trap 'chmod -R u+w "$$tmp"; rm -rf "$$tmp"' EXIT; \
@@ -83,6 +92,7 @@ $(OPENSHIFT_INSTALL): test/tools/openshift-install/go.mod test/tools/openshift-i
 	$(GO) generate ./data; \
 	$(GO) build -trimpath -tags release -ldflags "-s -w -X $(INSTALLER_MOD)/pkg/version.Raw=$$ver" -o "$(CURDIR)/$@.tmp" ./cmd/openshift-install; \
 	mv "$(CURDIR)/$@.tmp" "$(CURDIR)/$@"
+	@$(UPTODATE) record
 
 # Run each fuzz target for FUZZTIME.
 fuzz:
