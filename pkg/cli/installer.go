@@ -20,6 +20,7 @@ import (
 	"github.com/oc-sts/oc-sts/pkg/oidckeys"
 	"github.com/oc-sts/oc-sts/pkg/plan"
 	"github.com/oc-sts/oc-sts/pkg/releaseimage"
+	"github.com/oc-sts/oc-sts/pkg/rotation"
 	"github.com/oc-sts/oc-sts/pkg/statedir"
 )
 
@@ -244,7 +245,7 @@ func (o *PrepareOptions) runCheck() error {
 		return fmt.Errorf("%s: %v", keyPath, err)
 	}
 	signer := &oidckeys.Signer{Key: key, PrivatePEM: pem, Source: keyPath}
-	jwks, err := oidckeys.JWKS(&key.PublicKey)
+	jwks, err := rotation.PublishedJWKS(o.StateDir, signer) // during a key rotation, its key set
 	if err != nil {
 		return err
 	}

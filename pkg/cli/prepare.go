@@ -18,6 +18,7 @@ import (
 	"github.com/oc-sts/oc-sts/pkg/oidckeys"
 	"github.com/oc-sts/oc-sts/pkg/plan"
 	"github.com/oc-sts/oc-sts/pkg/provision"
+	"github.com/oc-sts/oc-sts/pkg/rotation"
 	"github.com/oc-sts/oc-sts/pkg/statedir"
 )
 
@@ -226,16 +227,20 @@ func (o *PrepareOptions) Run(ctx context.Context) error {
 		printDecisions(o.ErrOut, sel.Decisions)
 		printSources(o.ErrOut, inclusion.Sources(files))
 	}
-	keyPaths := []string{statedir.SignerKeyPath(o.StateDir)}
+	installKey := ""
 	if o.installDir != nil {
-		keyPaths = append([]string{o.installDir.SignerKeyPath()}, keyPaths...)
+		installKey = o.installDir.SignerKeyPath()
+	}
+	keyPaths, err := rotation.SignerKeyPaths(o.StateDir, installKey)
+	if err != nil {
+		return err
 	}
 	signer, err := oidckeys.LoadOrGenerate(keyPaths...)
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(o.ErrOut, "Signer key: %s\n", keyNote(signer))
-	jwks, err := oidckeys.JWKS(&signer.Key.PublicKey)
+	jwks, err := rotation.PublishedJWKS(o.StateDir, signer) // a rotation under way keeps both keys published
 	if err != nil {
 		return err
 	}
@@ -423,7 +428,7 @@ func (o *PrepareOptions) keepPublishedKeys(p *plan.Plan, observed *provision.Obs
 	}
 	return fmt.Errorf("s3://%s/%s publishes signer keys (kid %s) that this run's key is not: uploading it would make AWS reject every token a running cluster signed with them.\n"+
 		"Run prepare with the key that published them (the install dir or --state-dir of that cluster), choose another --name for a new cluster, "+
-		"or, if no cluster uses them any more, pass --replace-published-keys (a future `oc sts rotate-key` will rotate keys without that outage).\n(nothing was changed)",
+		"or, if no cluster uses them any more, pass --replace-published-keys (to change a running cluster's key, use oc sts rotate-key: it has no such outage).\n(nothing was changed)",
 		p.Bucket.Name, oidckeys.JWKSPath, strings.Join(dropped, ", "))
 }
 

@@ -45,6 +45,7 @@ func NewRootCmd(streams genericiooptions.IOStreams) *cobra.Command {
   prepare        add everything an STS install needs to an openshift-install directory
   verify         prove a running cluster uses short-lived credentials end to end
   upgrade-check  list the AWS changes a target release needs, and apply them
+  rotate-key     rotate the service-account signer key, no token ever rejected
   destroy        remove the AWS resources prepare created
   operator       give a day-2 OLM operator its AWS role and wire it in`,
 		SilenceUsage:  true,
@@ -59,6 +60,7 @@ func NewRootCmd(streams genericiooptions.IOStreams) *cobra.Command {
 		NewUpgradeCmd(streams),
 		NewDestroyCmd(streams),
 		NewOperatorCmd(streams),
+		NewRotateKeyCmd(streams),
 		NewVersionCmd(streams),
 	)
 	return cmd

@@ -100,6 +100,7 @@ func (o *VerifyOptions) Run(ctx context.Context) error {
 	if f.Cluster, err = clustercheck.ReadCluster(ctx, o.kube, o.dyn); err != nil {
 		return err
 	}
+	f.Cluster.SigningKID = clustercheck.SigningKeyID(ctx, o.kube, f.Cluster.Requests)
 	if o.Region == "" {
 		o.Region = clustercheck.ReadRegion(ctx, o.dyn)
 	}

@@ -41,7 +41,7 @@ func Evaluate(f Facts) []Result {
 	}
 	issuerOK := evaluateIssuer(c.Issuer, f.Published, add)
 	if issuerOK {
-		evaluateKeys(c.JWKS, f.Published.JWKS, add)
+		evaluateKeys(c.JWKS, f.Published.JWKS, c.SigningKID, add)
 	}
 	providerOK := false
 	switch p := f.AWS.Provider; {
@@ -150,8 +150,58 @@ func evaluateIssuer(issuer string, pub Published, add func(check, object string,
 	return true
 }
 
-// evaluateKeys: every key the API server signs with is published.
-func evaluateKeys(cluster, published jose.JSONWebKeySet, add func(check, object string, s Status, reason, fix string)) {
+// evaluateKeys: the key the cluster signs with is published. The API
+// server also accepts keys it no longer signs with (kube-controller-
+// manager's legacy one, a key a rotation replaced): AWS need not. Other
+// published keys are a key rotation under way: a WARN with its next step.
+func evaluateKeys(cluster, published jose.JSONWebKeySet, signing string, add func(check, object string, s Status, reason, fix string)) {
+	if signing == "" {
+		evaluateAllKeys(cluster, published, add)
+		return
+	}
+	signer := jose.JSONWebKey{KeyID: signing}
+	if k := cluster.Key(signing); len(k) > 0 {
+		signer = k[0]
+	}
+	switch inSet := published.Key(signing); {
+	case len(inSet) == 0:
+		add(CheckSigningKeys, "published JWKS", Fail, "the cluster signs tokens with key "+signing+", which the issuer does not publish: AWS rejects every token",
+			"publish the cluster's bound-service-account signing key: "+prepareFix+" (during a key rotation: oc sts rotate-key continues it)")
+		return
+	case signer.Key != nil && !hasKey(published, signer):
+		add(CheckSigningKeys, "published JWKS", Fail, "the issuer publishes another key under the kid "+signing+" the cluster signs with: AWS rejects every token",
+			"publish the cluster's bound-service-account signing key: "+prepareFix)
+		return
+	}
+	var previous, staged []string
+	for _, k := range published.Keys {
+		switch {
+		case k.KeyID == signing:
+		case hasKey(cluster, k):
+			previous = append(previous, k.KeyID)
+		default:
+			staged = append(staged, k.KeyID)
+		}
+	}
+	var reasons, fixes []string
+	if len(previous) > 0 {
+		reasons = append(reasons, "a key rotation is under way: the cluster signs with "+signing+"; the key it replaced ("+strings.Join(previous, ", ")+") is still published for the tokens it signed")
+		fixes = append(fixes, "once those tokens have expired: oc sts rotate-key retire (with this cluster's state dir)")
+	}
+	if len(staged) > 0 {
+		reasons = append(reasons, "published keys the cluster does not accept ("+strings.Join(staged, ", ")+"): a key rotation staged, or a key left from an earlier one")
+		fixes = append(fixes, "oc sts rotate-key rolls a staged key out to the cluster; remove a key no cluster signs with")
+	}
+	if reasons != nil {
+		add(CheckSigningKeys, "published JWKS", Warn, strings.Join(reasons, "; "), strings.Join(fixes, "; "))
+		return
+	}
+	add(CheckSigningKeys, "published JWKS", Pass, "the cluster signs with "+signing+", which is published", "")
+}
+
+// evaluateAllKeys, when no token says which key signs: every key of the
+// API server's is published.
+func evaluateAllKeys(cluster, published jose.JSONWebKeySet, add func(check, object string, s Status, reason, fix string)) {
 	var missing, extra []string
 	for _, k := range cluster.Keys {
 		if !hasKey(published, k) {

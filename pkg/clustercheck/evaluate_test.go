@@ -33,7 +33,7 @@ func good(t *testing.T) Facts {
 	}
 	jwks := jose.JSONWebKeySet{Keys: []jose.JSONWebKey{{Key: &key.PublicKey, KeyID: "k", Algorithm: "RS256", Use: "sig"}}}
 	return Facts{
-		Cluster: ClusterFacts{CredentialsMode: "Manual", Issuer: issuer, JWKS: jwks, Requests: []Request{{
+		Cluster: ClusterFacts{CredentialsMode: "Manual", Issuer: issuer, JWKS: jwks, SigningKID: "k", Requests: []Request{{
 			Namespace: "openshift-cloud-credential-operator", Name: "cr", SecretNamespace: "ns", SecretName: "creds", ServiceAccounts: []string{"sa"},
 			Statements: []ccov1.StatementEntry{{Effect: "Allow", Action: []string{"kms:ReEncryptFrom", "ec2:DescribeInstances"}, Resource: "*"}},
 			Secret:     Secret{Found: true, RoleARN: roleARN, TokenFile: "/var/run/secrets/openshift/serviceaccount/token", Regional: true},
@@ -44,6 +44,11 @@ func good(t *testing.T) Facts {
 		}},
 		Exchanges: map[string]error{"openshift-cloud-credential-operator/cr": nil},
 	}
+}
+
+func newKey(kid string) jose.JSONWebKey {
+	k, _ := rsa.GenerateKey(rand.Reader, 2048)
+	return jose.JSONWebKey{Key: &k.PublicKey, KeyID: kid, Algorithm: "RS256", Use: "sig"}
 }
 
 func fails(results []Result) string {
@@ -96,10 +101,32 @@ func TestEvaluate(t *testing.T) {
 		"explicit deny": {func(f *Facts) {
 			role(f).Policies = append(role(f).Policies, `{"Version":"2012-10-17","Statement":{"Effect":"Deny","Action":"ec2:DescribeInstances","Resource":"*"}}`)
 		}, "cannot ec2:DescribeInstances"},
-		"stale published key": {func(f *Facts) {
-			k, _ := rsa.GenerateKey(rand.Reader, 2048)
-			f.Published.JWKS.Keys = append(f.Published.JWKS.Keys, jose.JSONWebKey{Key: &k.PublicKey, KeyID: "old"})
-		}, "WARN signing-keys: published keys the cluster does not use (stale after a rotation?): old"},
+		"a published key the cluster does not accept: a staged rotation": {func(f *Facts) {
+			f.Published.JWKS.Keys = append(f.Published.JWKS.Keys, newKey("next"))
+		}, "WARN signing-keys: published keys the cluster does not accept (next): a key rotation staged"},
+		"rolled: signs with the new key, both accepted and published": {func(f *Facts) {
+			next := newKey("next")
+			f.Cluster.JWKS.Keys = append(f.Cluster.JWKS.Keys, next)
+			f.Published.JWKS.Keys = append(f.Published.JWKS.Keys, next)
+			f.Cluster.SigningKID = "next"
+		}, "WARN signing-keys: a key rotation is under way: the cluster signs with next; the key it replaced (k) is still published"},
+		"retired: the API server still accepts the old key, AWS need not": {func(f *Facts) {
+			next := newKey("next")
+			f.Cluster.JWKS.Keys = append(f.Cluster.JWKS.Keys, next)
+			f.Published.JWKS.Keys = []jose.JSONWebKey{next}
+			f.Cluster.SigningKID = "next"
+		}, ""},
+		"the signing key is not published": {func(f *Facts) {
+			f.Cluster.JWKS.Keys = append(f.Cluster.JWKS.Keys, newKey("next"))
+			f.Cluster.SigningKID = "next"
+		}, "FAIL signing-keys: the cluster signs tokens with key next, which the issuer does not publish"},
+		"another key under the signing kid": {func(f *Facts) {
+			f.Published.JWKS.Keys = []jose.JSONWebKey{newKey("k")}
+		}, "FAIL signing-keys: the issuer publishes another key under the kid k"},
+		"no token to tell: every accepted key must be published": {func(f *Facts) {
+			f.Cluster.SigningKID = ""
+			f.Cluster.JWKS.Keys = append(f.Cluster.JWKS.Keys, newKey("legacy"))
+		}, "FAIL signing-keys: the cluster signs with keys that are not published: legacy"},
 		"conditions with booleans still cover": {func(f *Facts) {
 			role(f).Policies = []string{`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":["kms:*","ec2:DescribeInstances"],"Resource":"*","Condition":{"Bool":{"kms:GrantIsForAWSResource":true}}}]}`}
 		}, ""},

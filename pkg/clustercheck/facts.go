@@ -19,11 +19,14 @@ type Facts struct {
 
 // ClusterFacts are read from the cluster's API.
 type ClusterFacts struct {
-	RootSecret      bool   // kube-system/aws-creds exists
-	CredentialsMode string // CloudCredential cluster spec.credentialsMode; "" when there is none
-	Issuer          string // Authentication cluster spec.serviceAccountIssuer
-	JWKS            jose.JSONWebKeySet
-	Requests        []Request
+	RootSecret      bool               // kube-system/aws-creds exists
+	CredentialsMode string             // CloudCredential cluster spec.credentialsMode; "" when there is none
+	Issuer          string             // Authentication cluster spec.serviceAccountIssuer
+	JWKS            jose.JSONWebKeySet // the keys the API server accepts (/openid/v1/jwks)
+	// SigningKID is the kid of a fresh token: the key the API server signs
+	// with now; "" when no token could be had.
+	SigningKID string
+	Requests   []Request
 }
 
 // Request is an AWS CredentialsRequest of the cluster and its Secret.

@@ -75,6 +75,9 @@ func (g *Gate) afterCloudFront(resp *http.Response, reqBody []byte) error {
 	if resp.StatusCode >= 300 {
 		return g.replaceBody(resp, body)
 	}
+	if answered, ok := g.afterInvalidation(resp, reqBody, body); ok {
+		return g.replaceBody(resp, answered)
+	}
 	m := distributionPathRE.FindStringSubmatch(resp.Request.URL.Path)
 	var id string
 	switch {
@@ -150,8 +153,7 @@ func (g *Gate) originAccessControl(distribution, origin string) string {
 }
 
 // cloudFrontServe answers https://<domain>/<path> from the distribution's
-// S3 origin: as CloudFront's service principal when the origin has origin
-// access control, else anonymously.
+// cache, else from its S3 origin (fromOrigin).
 func (g *Gate) cloudFrontServe(w http.ResponseWriter, r *http.Request, host, key string) {
 	ctx := r.Context()
 	region := "us-east-1"
@@ -186,28 +188,42 @@ func (g *Gate) cloudFrontServe(w http.ResponseWriter, r *http.Request, host, key
 		}
 		bucket, bucketRegion := m[1], hostRegion(m[2], m[3])
 		r = toMoto(r, bucket, key)
-		if g.originAccessControl(aws.ToString(sum.Id), aws.ToString(origin.Id)) == "" {
-			g.anonymousS3(w, r, bucketRegion, bucket, key, m[2] != "")
-			return
+		id := aws.ToString(sum.Id)
+		if r.Method != http.MethodGet {
+			g.fromOrigin(w, r, id, aws.ToString(sum.ARN), aws.ToString(origin.Id), bucket, bucketRegion, key, m[2] != "")
+		} else if !g.cf.cached(w, id, key) {
+			g.cf.fetch(w, id, key, func(w http.ResponseWriter) {
+				g.fromOrigin(w, r, id, aws.ToString(sum.ARN), aws.ToString(origin.Id), bucket, bucketRegion, key, m[2] != "")
+			})
 		}
-		a, err := g.access(ctx, bucketRegion, bucket)
-		if err != nil || !a.exists {
-			accessDenied.write(w, "s3")
-			return
-		}
-		req := policyRequest{
-			who:      principal{"Service", "cloudfront.amazonaws.com"},
-			action:   s3ActionOf(r.Method, key, r.URL.Query()),
-			resource: s3ARN(a.partition, bucket, key),
-			context:  map[string][]string{"AWS:SourceArn": {string(awsARN([]byte(aws.ToString(sum.ARN))))}},
-		}
-		if a.policy.decide(req) != allowed {
-			accessDenied.write(w, "s3")
-			return
-		}
-		signAsOwner(r, bucketRegion)
-		g.proxy.ServeHTTP(w, r)
 		return
 	}
 	http.Error(w, "no distribution serves "+host, http.StatusNotFound)
+}
+
+// fromOrigin gets key from the distribution's S3 origin: as CloudFront's
+// service principal when the origin has origin access control, else
+// anonymously.
+func (g *Gate) fromOrigin(w http.ResponseWriter, r *http.Request, id, arn, originID, bucket, bucketRegion, key string, regional bool) {
+	if g.originAccessControl(id, originID) == "" {
+		g.anonymousS3(w, r, bucketRegion, bucket, key, regional)
+		return
+	}
+	a, err := g.access(r.Context(), bucketRegion, bucket)
+	if err != nil || !a.exists {
+		accessDenied.write(w, "s3")
+		return
+	}
+	req := policyRequest{
+		who:      principal{"Service", "cloudfront.amazonaws.com"},
+		action:   s3ActionOf(r.Method, key, r.URL.Query()),
+		resource: s3ARN(a.partition, bucket, key),
+		context:  map[string][]string{"AWS:SourceArn": {string(awsARN([]byte(arn)))}},
+	}
+	if a.policy.decide(req) != allowed {
+		accessDenied.write(w, "s3")
+		return
+	}
+	signAsOwner(r, bucketRegion)
+	g.proxy.ServeHTTP(w, r)
 }

@@ -25,22 +25,7 @@ func TestCloudFrontPrivateIssuer(t *testing.T) {
 	}
 	putObject(t, c, bucket, "keys.json", `{"keys":[]}`)
 	cf := cloudfront.NewFromConfig(cfg)
-	oac, err := cf.CreateOriginAccessControl(ctx, &cloudfront.CreateOriginAccessControlInput{OriginAccessControlConfig: &cftypes.OriginAccessControlConfig{
-		Name: aws.String("oac"), OriginAccessControlOriginType: cftypes.OriginAccessControlOriginTypesS3,
-		SigningBehavior: cftypes.OriginAccessControlSigningBehaviorsAlways, SigningProtocol: cftypes.OriginAccessControlSigningProtocolsSigv4}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	d, err := cf.CreateDistribution(ctx, &cloudfront.CreateDistributionInput{DistributionConfig: &cftypes.DistributionConfig{
-		CallerReference: aws.String("ref"), Comment: aws.String(""), Enabled: aws.Bool(true),
-		Origins: &cftypes.Origins{Quantity: aws.Int32(1), Items: []cftypes.Origin{{
-			Id: aws.String("s3"), DomainName: aws.String(bucket + ".s3.us-east-1.amazonaws.com"),
-			OriginAccessControlId: oac.OriginAccessControl.Id, S3OriginConfig: &cftypes.S3OriginConfig{OriginAccessIdentity: aws.String("")}}}},
-		DefaultCacheBehavior: &cftypes.DefaultCacheBehavior{TargetOriginId: aws.String("s3"), ViewerProtocolPolicy: cftypes.ViewerProtocolPolicyHttpsOnly,
-			CachePolicyId: aws.String("658327ea-f89d-4fab-a63d-7e88639e58f6")}}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, oac := newOACDistribution(t, cf, bucket)
 	id := d.Distribution.Id
 	if arn := aws.ToString(d.Distribution.ARN); arn != "arn:aws:cloudfront::123456789012:distribution/"+aws.ToString(id) {
 		t.Errorf("distribution ARN %s is not in AWS's form", arn)
@@ -84,4 +69,28 @@ func TestCloudFrontPrivateIssuer(t *testing.T) {
 	if s := status(); s != "Deployed" {
 		t.Errorf("after the deploy delay the distribution is %s, want Deployed", s)
 	}
+}
+
+// newOACDistribution makes a distribution serving bucket through a new
+// origin access control, with oc sts's cache policy.
+func newOACDistribution(t *testing.T, cf *cloudfront.Client, bucket string) (*cloudfront.CreateDistributionOutput, *cloudfront.CreateOriginAccessControlOutput) {
+	t.Helper()
+	ctx := context.Background()
+	oac, err := cf.CreateOriginAccessControl(ctx, &cloudfront.CreateOriginAccessControlInput{OriginAccessControlConfig: &cftypes.OriginAccessControlConfig{
+		Name: aws.String(bucket + "-oac"), OriginAccessControlOriginType: cftypes.OriginAccessControlOriginTypesS3,
+		SigningBehavior: cftypes.OriginAccessControlSigningBehaviorsAlways, SigningProtocol: cftypes.OriginAccessControlSigningProtocolsSigv4}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := cf.CreateDistribution(ctx, &cloudfront.CreateDistributionInput{DistributionConfig: &cftypes.DistributionConfig{
+		CallerReference: aws.String(bucket), Comment: aws.String(""), Enabled: aws.Bool(true),
+		Origins: &cftypes.Origins{Quantity: aws.Int32(1), Items: []cftypes.Origin{{
+			Id: aws.String("s3"), DomainName: aws.String(bucket + ".s3.us-east-1.amazonaws.com"),
+			OriginAccessControlId: oac.OriginAccessControl.Id, S3OriginConfig: &cftypes.S3OriginConfig{OriginAccessIdentity: aws.String("")}}}},
+		DefaultCacheBehavior: &cftypes.DefaultCacheBehavior{TargetOriginId: aws.String("s3"), ViewerProtocolPolicy: cftypes.ViewerProtocolPolicyHttpsOnly,
+			CachePolicyId: aws.String("658327ea-f89d-4fab-a63d-7e88639e58f6")}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d, oac
 }

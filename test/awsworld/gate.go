@@ -51,6 +51,7 @@ type Gate struct {
 	deployDelay time.Duration
 	changed     map[string]time.Time         // distribution id -> last change
 	oac         map[string]map[string]string // distribution id -> origin id -> origin access control id
+	cf          cloudFrontCache
 	simDenied   []string
 }
 
@@ -65,7 +66,7 @@ func NewGate(motoURL string) (*Gate, error) {
 		return nil, err
 	}
 	g := &Gate{moto: newBackend(motoURL), ca: ca, faults: newFaultPlan(), changed: map[string]time.Time{}, oac: map[string]map[string]string{},
-		iamLag: newIAMPropagation(), s3: newS3World(), ids: map[string]identity{}}
+		iamLag: newIAMPropagation(), s3: newS3World(), ids: map[string]identity{}, cf: newCloudFrontCache()}
 	g.proxy = httputil.NewSingleHostReverseProxy(u)
 	g.proxy.ModifyResponse = g.afterMoto
 	g.proxy.ErrorLog = log.New(io.Discard, "", 0) // clients killed mid-call are expected
@@ -97,6 +98,7 @@ func (g *Gate) ResetWorld() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.iamLag, g.s3 = newIAMPropagation(), newS3World()
+	g.cf.reset()
 }
 
 // SetDeployDelay makes CloudFront distributions InProgress for d after each change.

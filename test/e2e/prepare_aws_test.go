@@ -51,9 +51,14 @@ func (w *world) assumeAs(t *testing.T, dir string, p *plan.Plan, roleARN, sub st
 	json.Unmarshal(p.Bucket.Objects[1].Body, &jwks)
 	signer, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: key}, (&jose.SignerOptions{}).WithHeader("kid", jwks.Keys[0].KeyID))
 	tok, _ := jwt.Signed(signer).Claims(jwt.Claims{Issuer: p.Issuer.URL, Subject: sub, Audience: jwt.Audience{"openshift"}, Expiry: jwt.NewNumericDate(time.Now().Add(time.Hour))}).Serialize()
+	return w.exchange(roleARN, tok)
+}
+
+// exchange trades a web identity token for roleARN at STS, through the gate.
+func (w *world) exchange(roleARN, tok string) error {
 	cfg := w.direct.Copy()
 	cfg.BaseEndpoint = aws.String(strings.TrimPrefix(w.env[0], "AWS_ENDPOINT_URL="))
-	_, err = sts.NewFromConfig(cfg).AssumeRoleWithWebIdentity(context.Background(), &sts.AssumeRoleWithWebIdentityInput{
+	_, err := sts.NewFromConfig(cfg).AssumeRoleWithWebIdentity(context.Background(), &sts.AssumeRoleWithWebIdentityInput{
 		RoleArn: &roleARN, RoleSessionName: aws.String("e2e"), WebIdentityToken: &tok})
 	return err
 }

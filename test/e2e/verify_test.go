@@ -30,12 +30,12 @@ type stsCluster struct {
 	plan *plan.Plan
 }
 
-func newSTSCluster(t *testing.T, release string) *stsCluster {
+func newSTSCluster(t *testing.T, release string, prepareArgs ...string) *stsCluster {
 	t.Helper()
 	w := newWorld(t)
 	dir := exampleDir(t, nil)
 	crDir := testdata("credentialsrequests", release)
-	if res := w.prepare(t, dir, crDir); res.code != 0 {
+	if res := w.prepare(t, dir, crDir, prepareArgs...); res.code != 0 {
 		t.Fatal(res.stderr)
 	}
 	p := readPlan(t, dir)

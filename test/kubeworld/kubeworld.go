@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"time"
 )
 
@@ -24,6 +25,9 @@ type Cluster struct {
 	Kubeconfig string
 	URL        string
 	procs      []*exec.Cmd
+	apiBin     string
+	apiArgs    []string // without the service-account key flags
+	api        *exec.Cmd
 }
 
 // Options are the service-account settings under test.
@@ -76,11 +80,11 @@ func Start(ctx context.Context, o Options) (*Cluster, error) {
 		return nil, err
 	}
 	c.URL = fmt.Sprintf("https://127.0.0.1:%d", ports[2])
-	if err := c.run(apiBin, "--etcd-servers", etcdURL, "--bind-address", "127.0.0.1", "--secure-port", fmt.Sprint(ports[2]),
+	c.apiBin, c.apiArgs = apiBin, []string{"--etcd-servers", etcdURL, "--bind-address", "127.0.0.1", "--secure-port", fmt.Sprint(ports[2]),
 		"--cert-dir", filepath.Join(o.Dir, "certs"), "--token-auth-file", tokens, "--authorization-mode", "RBAC",
 		"--service-cluster-ip-range", "10.0.0.0/24", "--service-account-issuer", o.Issuer,
-		"--service-account-signing-key-file", o.SigningKeyFile, "--service-account-key-file", o.SigningKeyFile,
-		"--enable-priority-and-fairness=false", "--logging-format", "text", "-v", "0"); err != nil {
+		"--enable-priority-and-fairness=false", "--logging-format", "text", "-v", "0"}
+	if err := c.startAPIServer(o.SigningKeyFile, []string{o.SigningKeyFile}); err != nil {
 		return nil, err
 	}
 	c.Kubeconfig = filepath.Join(o.Dir, "kubeconfig")
@@ -100,6 +104,35 @@ current-context: test
 		return nil, err
 	}
 	return c, nil
+}
+
+// startAPIServer runs kube-apiserver signing with signingKey and
+// accepting the keys in keyFiles (--service-account-key-file, repeated).
+func (c *Cluster) startAPIServer(signingKey string, keyFiles []string, extra ...string) error {
+	args := append(append([]string(nil), c.apiArgs...), "--service-account-signing-key-file", signingKey)
+	for _, f := range keyFiles {
+		args = append(args, "--service-account-key-file", f)
+	}
+	if err := c.run(c.apiBin, append(args, extra...)...); err != nil {
+		return err
+	}
+	c.api = c.procs[len(c.procs)-1]
+	return nil
+}
+
+// RestartAPIServer stops kube-apiserver and starts it again on the same
+// port, etcd and certificates, signing with signingKey, accepting the keys
+// in keyFiles, with extra flags; it returns once the API is ready again.
+func (c *Cluster) RestartAPIServer(ctx context.Context, signingKey string, keyFiles []string, extra ...string) error {
+	if c.api != nil && c.api.Process != nil {
+		c.api.Process.Kill()
+		c.api.Wait()
+		c.procs = slices.DeleteFunc(c.procs, func(p *exec.Cmd) bool { return p == c.api })
+	}
+	if err := c.startAPIServer(signingKey, keyFiles, extra...); err != nil {
+		return err
+	}
+	return c.waitReady(ctx)
 }
 
 func (c *Cluster) run(bin string, args ...string) error {
