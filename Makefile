@@ -6,6 +6,7 @@ VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo deve
 LDFLAGS := -X github.com/oc-sts/oc-sts/pkg/cli.Version=$(VERSION)
 DEMO_DIR ?= $(CURDIR)/bin/demo
 FUZZTIME ?= 20s
+BENCH_LATENCY ?= 200ms
 PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
 KUBE_APISERVER := bin/tools/kube-apiserver
 CCO_TOOLS := bin/tools/cco-upgradeable bin/tools/cco-sts-secret
@@ -13,7 +14,7 @@ OPENSHIFT_INSTALL := bin/tools/openshift-install
 INSTALLER_MOD := github.com/openshift/installer
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: build demo test vet fuzz bench dist clean aws-world test-tools etcd FORCE
+.PHONY: build demo test test-short vet fuzz bench dist clean aws-world test-tools etcd FORCE
 
 FORCE:
 
@@ -39,15 +40,21 @@ test: vet test-tools
 	$(GO) test -count=1 -timeout 30m ./... # e2e runs the aws CLI scripts ~200 times: past go test's 10m on a loaded machine
 	cd test/oracle && $(GO) vet ./... && $(GO) test -count=1 ./...
 
+# The fast tier: unit tests, fakes and golden files; no moto, etcd,
+# kube-apiserver, installer or oc-sts binary (those tests skip under -short).
+test-short:
+	$(GO) test -short -count=1 ./...
+
 # The AWS test world as a program (moto_server behind the gate), for scripts.
 aws-world:
 	$(GO) build -o bin/aws-world ./test/cmd/aws-world
 
 # prepare, a converged re-run and destroy on the AWS test world with
-# BENCH_LATENCY (default 50ms) per call: wall time, calls, critical path;
+# BENCH_LATENCY (default 200ms) per call: wall time, calls, the serial round
+# trips the latency added against the critical path (the dependency chain);
 # and the heap a 256 MiB release manifest costs (B/op: bounded, not 256 MiB).
 bench:
-	$(GO) test ./test/e2e -run '^$$' -bench BenchmarkAWS -benchtime 1x
+	BENCH_LATENCY=$(BENCH_LATENCY) $(GO) test ./test/e2e -run '^$$' -bench BenchmarkAWS -benchtime 1x
 	$(GO) test ./pkg/releaseimage -run '^$$' -bench BenchmarkScanHugeManifest -benchtime 3x
 
 # What the tests run: etcd (Debian's etcd-server), a real kube-apiserver built

@@ -19,7 +19,7 @@ func main() {
 	err := cli.NewRootCmd(genericiooptions.IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}).ExecuteContext(ctx)
 	interrupted := ctx.Err() != nil
 	stop()
-	if err != nil {
+	if err != nil && !cli.Quiet(err) {
 		fmt.Fprintln(os.Stderr, "error:", err)
 	}
 	code := cli.ExitCode(err)

@@ -15,65 +15,86 @@ import (
 	"github.com/oc-sts/oc-sts/pkg/provision"
 )
 
-// awsFlags are the AWS options prepare and destroy share.
-type awsFlags struct {
-	Profile string
-	DryRun  bool
-	Yes     bool
-}
-
-// connect loads the AWS configuration and checks who the caller is.
-func connect(ctx context.Context, profile, region, accountID string) (*provision.Clients, provision.Identity, error) {
-	cfg, err := provision.LoadConfig(ctx, profile, region)
+// connect loads the AWS configuration and asks who the caller is: for the
+// commands that read AWS before they converge (upgrade-check) or only read.
+func connect(ctx context.Context, profile, region string) (*provision.Clients, provision.Identity, error) {
+	c, err := clients(ctx, profile, region)
 	if err != nil {
 		return nil, provision.Identity{}, err
 	}
-	c := provision.NewClients(cfg)
 	id, err := provision.WhoAmI(ctx, c, region)
+	return c, id, err
+}
+
+// clients are the AWS clients of the default credential chain (no call is made).
+func clients(ctx context.Context, profile, region string) (*provision.Clients, error) {
+	cfg, err := provision.LoadConfig(ctx, profile, region)
 	if err != nil {
-		return nil, id, err
+		return nil, err
 	}
-	if accountID != "" && accountID != id.Account {
-		return nil, id, fmt.Errorf("--account-id %s, but the AWS credentials are for account %s (%s): use that account's credentials or drop --account-id", accountID, id.Account, id.ARN)
+	return provision.NewClients(cfg), nil
+}
+
+// bucketHost is the S3 host of name's issuer bucket in region, or "" when
+// the name or region is not valid, which plan.Build then says.
+func bucketHost(region, name string) string {
+	host, _ := provision.S3Host(region, plan.BucketName(name))
+	return host
+}
+
+// terminalUI is what provision.Converge shows and asks: progress and
+// questions on stderr and stdin, the changes on plan (stdout for a human
+// dry run, whose result they are; else stderr).
+type terminalUI struct {
+	in     io.Reader
+	errOut io.Writer
+	plan   io.Writer // nil: errOut
+	yes    bool      // --yes: confirmed
+}
+
+func (u terminalUI) Progress(format string, args ...any) { fmt.Fprintf(u.errOut, format+"\n", args...) }
+
+func (u terminalUI) Changes(p provision.Preview) {
+	w := u.plan
+	if w == nil {
+		w = u.errOut
 	}
-	return c, id, nil
+	printChanges(w, p.Changes)
+}
+
+func (u terminalUI) Confirm(question string) error {
+	if u.yes {
+		return nil
+	}
+	return confirm(u.in, u.errOut, question)
 }
 
 // printChanges shows a plan-style diff: + create, ~ update, - delete.
-func printChanges(w io.Writer, changes []plan.Change) {
+func printChanges(w io.Writer, changes []provision.Change) {
 	if len(changes) == 0 {
 		fmt.Fprintln(w, "AWS already matches the plan: nothing to change.")
 		return
 	}
-	counts := map[plan.Action]int{}
+	counts := map[provision.Action]int{}
 	for _, ch := range changes {
 		counts[ch.Action]++
 		fmt.Fprintln(w, changeLine(ch))
+		for _, d := range ch.Details {
+			for _, l := range d.Lines() {
+				fmt.Fprintln(w, "      "+l)
+			}
+		}
 	}
-	fmt.Fprintf(w, "Plan: %d to create, %d to update, %d to delete.\n", counts[plan.Create], counts[plan.Update], counts[plan.Delete])
+	fmt.Fprintf(w, "Plan: %d to create, %d to update, %d to delete.\n", counts[provision.Create], counts[provision.Update], counts[provision.Delete])
 }
 
-func changeLine(ch plan.Change) string {
-	sign := map[plan.Action]string{plan.Create: "+", plan.Update: "~", plan.Delete: "-"}[ch.Action]
+func changeLine(ch provision.Change) string {
+	sign := map[provision.Action]string{provision.Create: "+", provision.Update: "~", provision.Delete: "-"}[ch.Action]
 	line := fmt.Sprintf("  %s %s %s", sign, ch.Resource, ch.Name)
 	if len(ch.Fields) > 0 {
 		line += " (" + strings.Join(ch.Fields, ", ") + ")"
 	}
 	return line
-}
-
-// checkPermissions fails early, listing every permission the changes need
-// and the caller lacks; where the simulator is unavailable it only warns.
-func checkPermissions(ctx context.Context, c *provision.Clients, id provision.Identity, changes []plan.Change, errOut io.Writer) error {
-	missing, ok := provision.MissingPermissions(ctx, c, id, provision.RequiredActions(changes))
-	if !ok {
-		fmt.Fprintf(errOut, "warning: could not check the permissions of %s with iam:SimulatePrincipalPolicy; a denied call will stop the run\n", id.ARN)
-		return nil
-	}
-	if len(missing) > 0 {
-		return fmt.Errorf("%s lacks permissions these changes need: %s (nothing was changed)", id.ARN, strings.Join(missing, ", "))
-	}
-	return nil
 }
 
 // confirm asks on a terminal; elsewhere it requires --yes, as changing a
@@ -94,6 +115,17 @@ func confirm(in io.Reader, errOut io.Writer, question string) error {
 // progressTo prints one line per step.
 func progressTo(w io.Writer) provision.Progress {
 	return func(format string, args ...any) { fmt.Fprintf(w, "  "+format+"\n", args...) }
+}
+
+// convergeError says, for a failed apply, what state AWS is left in (what
+// was made before the failure, when known) and how to go on; any other
+// error (nothing was changed) is returned as it is.
+func convergeError(ctx context.Context, err error, rerun string) error {
+	var ae *provision.ApplyError
+	if !errors.As(err, &ae) {
+		return err
+	}
+	return applyError(ctx, err, rerun)
 }
 
 // applyError says what state AWS is left in (what was made before the

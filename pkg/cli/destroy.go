@@ -25,6 +25,7 @@ type DestroyOptions struct {
 	Output   string
 	Wait     time.Duration
 	awsFlags
+	changeFlags
 	locks localDirs
 	genericiooptions.IOStreams
 }
@@ -56,9 +57,8 @@ any deletion fails; running it again finishes the job.`,
 	f.StringVar(&o.Dir, "dir", "", "An install dir oc sts prepared: the name, region and role path are read from its state dir.")
 	f.StringVar(&o.StateDir, "state-dir", "", "The state dir (default <dir>/"+statedir.DirName+").")
 	f.StringVar(&o.RolePath, "role-path", "", "IAM path the roles were created under (default: the plan's, else /).")
-	f.StringVar(&o.Profile, "profile", "", "AWS shared-config profile.")
-	f.BoolVar(&o.DryRun, "dry-run", false, "List what would be deleted and stop.")
-	f.BoolVarP(&o.Yes, "yes", "y", false, "Delete without asking (required when stdin is not a terminal).")
+	o.awsFlags.Bind(cmd)
+	o.changeFlags.Bind(cmd)
 	f.DurationVar(&o.Wait, "wait-timeout", 30*time.Minute, "How long to wait for a CloudFront distribution to be disabled before it can be deleted.")
 	addOutputFlag(cmd, &o.Output)
 	return cmd
@@ -105,58 +105,43 @@ func (o *DestroyOptions) Validate() error {
 	return validateOutput(o.Output)
 }
 
-// Run finds the owned resources and deletes them.
+// Run finds the owned resources and deletes them: provision.Converge with
+// the delete plan.
 func (o *DestroyOptions) Run(ctx context.Context) error {
-	c, id, err := connect(ctx, o.Profile, o.Region, "")
+	c, err := clients(ctx, o.Profile, o.Region)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(o.ErrOut, "Looking for resources tagged %s=%s in AWS account %s...\n", plan.OwnershipTagKey(o.Name), plan.OwnedValue, id.Account)
-	owned, err := provision.FindOwned(ctx, c, o.Name, o.RolePath)
-	if err != nil {
-		return err
+	res, err := provision.Converge(ctx, c, provision.Input{Plan: plan.Input{Name: o.Name, Region: o.Region, RolePath: o.RolePath}, Delete: true},
+		provision.Options{DryRun: o.DryRun, WaitTimeout: o.Wait}, terminalUI{in: o.In, errOut: o.ErrOut, yes: o.Yes})
+	result := destroyResult{APIVersion: plan.APIVersion, Kind: "DestroyResult", Name: o.Name, AccountID: res.Caller.Account, Changes: res.Changes, Left: res.Left}
+	var failed *provision.ApplyError
+	if err != nil && !errors.As(err, &failed) {
+		return err // nothing was deleted
 	}
-	changes := owned.Changes()
-	printChanges(o.ErrOut, changes)
-	result := destroyResult{APIVersion: plan.APIVersion, Kind: "DestroyResult", Name: o.Name, AccountID: id.Account, Changes: changes}
-	if o.DryRun || len(changes) == 0 {
-		return o.print(result)
-	}
-	if err := checkPermissions(ctx, c, id, changes, o.ErrOut); err != nil {
-		return err
-	}
-	if !o.Yes {
-		if err := confirm(o.In, o.ErrOut, fmt.Sprintf("Delete these %d resources from AWS account %s?", len(changes), id.Account)); err != nil {
-			return err
-		}
-	}
-	derr := provision.Destroy(ctx, c, owned, o.Wait, progressTo(o.ErrOut))
-	if left, err := provision.FindOwned(context.WithoutCancel(ctx), c, o.Name, o.RolePath); err == nil {
-		result.Left = left.Changes()
-	}
-	if derr != nil || len(result.Left) > 0 {
+	if failed != nil {
 		fmt.Fprintln(o.ErrOut, "Left in AWS:")
-		printChanges(o.ErrOut, result.Left)
+		printChanges(o.ErrOut, res.Left)
 		o.print(result)
-		return applyError(ctx, errors.Join(derr, fmt.Errorf("%d resources are left", len(result.Left))), "oc sts destroy")
+		return applyError(ctx, errors.Join(failed.Err, fmt.Errorf("%d resources are left", len(res.Left))), "oc sts destroy")
 	}
 	if err := o.print(result); err != nil {
 		return err
 	}
-	if o.Output == "" {
-		fmt.Fprintf(o.Out, "Deleted %d resources of %s from AWS account %s.\n", len(changes), o.Name, id.Account)
+	if o.Output == "" && !o.DryRun && len(res.Changes) > 0 {
+		fmt.Fprintf(o.Out, "Deleted %d resources of %s from AWS account %s.\n", len(res.Changes), o.Name, res.Caller.Account)
 	}
 	return nil
 }
 
 // destroyResult is destroy's -o json|yaml document.
 type destroyResult struct {
-	APIVersion string        `json:"apiVersion"`
-	Kind       string        `json:"kind"`
-	Name       string        `json:"name"`
-	AccountID  string        `json:"accountID"`
-	Changes    []plan.Change `json:"changes"`
-	Left       []plan.Change `json:"left,omitempty"`
+	APIVersion string             `json:"apiVersion"`
+	Kind       string             `json:"kind"`
+	Name       string             `json:"name"`
+	AccountID  string             `json:"accountID"`
+	Changes    []provision.Change `json:"changes"`
+	Left       []provision.Change `json:"left,omitempty"`
 }
 
 func (o *DestroyOptions) print(r destroyResult) error {

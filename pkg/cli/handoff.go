@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/oc-sts/oc-sts/pkg/atomicfs"
+	"github.com/oc-sts/oc-sts/pkg/awsid"
 	"github.com/oc-sts/oc-sts/pkg/handoff"
 	"github.com/oc-sts/oc-sts/pkg/plan"
 	"github.com/oc-sts/oc-sts/pkg/provision"
@@ -49,19 +50,17 @@ func (o *PrepareOptions) validateHandoff() error {
 	return nil
 }
 
-// privateIssuer points the plan input at the distribution of the flags, or
-// at a placeholder in stage 1, whose rendering does not depend on it.
+// privateIssuer points the plan input at the distribution of the flags; in
+// stage 1 there are none and the issuer is known after apply (the stage-1
+// stack's), which its rendering does not need.
 func (o *PrepareOptions) privateIssuer(in *plan.Input) {
 	in.IssuerKind = plan.PrivateCloudFront
 	in.CloudFrontDomain, in.DistributionARN = o.CloudFrontDomain, o.DistributionARN
-	if o.privateStage1() {
-		in.CloudFrontDomain, in.DistributionARN = "stage-1.cloudfront.net", distributionARNPrefix(o.Region, o.AccountID)+"STAGE1"
-	}
 }
 
 func distributionARNPrefix(region, account string) string {
-	part, _ := plan.PartitionFor(region)
-	return "arn:" + part.ID + ":cloudfront::" + account + ":distribution/"
+	part, _ := awsid.PartitionFor(region)
+	return awsid.DistributionARNPrefix(part.ID, account)
 }
 
 // writeIssuerStage writes stage 1 of a private issuer's handoff: only the
@@ -90,8 +89,8 @@ func (o *PrepareOptions) writeIssuerStage(ctx context.Context, p *plan.Plan) err
 	return nil
 }
 
-// offlineNext tells the admin flow end to end: apply, confirm, install.
-func (o *PrepareOptions) offlineNext(p *plan.Plan) error {
+// offlineNext tells the admin flow up to the install: apply, confirm.
+func (o *PrepareOptions) offlineNext(p *plan.Plan) {
 	w := o.Out
 	awsDir := filepath.Join(o.StateDir, statedir.AWSDir)
 	template := filepath.Join(awsDir, handoff.TemplateFile)
@@ -114,13 +113,6 @@ func (o *PrepareOptions) offlineNext(p *plan.Plan) error {
 			handoff.DeleteScript, filepath.Join(awsDir, handoff.ApplyScript))
 	}
 	fmt.Fprintf(w, "  2. With read-only credentials of that account, confirm AWS matches the plan (\"nothing to change\"):\n       %s\n", o.rerun(false, "--dry-run"))
-	if o.Hive {
-		return nil
-	}
-	for i, step := range o.installSteps() {
-		fmt.Fprintf(w, "  %d. %s\n", i+3, step)
-	}
-	return nil
 }
 
 // rerun is this prepare again, online or offline, with the flags that shape
@@ -128,18 +120,8 @@ func (o *PrepareOptions) offlineNext(p *plan.Plan) error {
 func (o *PrepareOptions) rerun(offline bool, extra ...string) string {
 	args := []string{"oc", "sts", "prepare"}
 	add := func(flag, value string) { args = append(args, flag, value) }
-	defaultState, _ := statedir.UserDefault(o.Name)
-	if o.Hive {
-		args = append(args, "--hive")
-		add("--name", o.Name)
-		add("--region", o.Region)
-	} else {
-		add("--dir", o.Dir)
-		defaultState = statedir.Default(o.Dir)
-		if o.Name != o.installDir.Config.ClusterName {
-			add("--name", o.Name)
-		}
-	}
+	target, defaultState := o.target.rerunArgs(o)
+	args = append(args, target...)
 	if o.StateDir != defaultState {
 		add("--state-dir", o.StateDir)
 	}

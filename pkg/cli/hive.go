@@ -13,12 +13,15 @@ import (
 
 	"github.com/oc-sts/oc-sts/pkg/atomicfs"
 	"github.com/oc-sts/oc-sts/pkg/hive"
+	"github.com/oc-sts/oc-sts/pkg/installconfig"
+	"github.com/oc-sts/oc-sts/pkg/installer"
 	"github.com/oc-sts/oc-sts/pkg/oidckeys"
 	"github.com/oc-sts/oc-sts/pkg/plan"
+	"github.com/oc-sts/oc-sts/pkg/provision"
 	"github.com/oc-sts/oc-sts/pkg/statedir"
 )
 
-// hiveFlags are prepare's Hive mode: objects for a hub instead of install-dir edits.
+// hiveFlags are prepare's Hive target: objects for a hub instead of an install dir.
 type hiveFlags struct {
 	Hive              bool
 	HiveNamespace     string
@@ -30,7 +33,8 @@ type hiveFlags struct {
 
 const hiveDir = statedir.HiveDir
 
-func (h *hiveFlags) add(cmd *cobra.Command) {
+// Bind registers the Hive flags, listed in their own section of --help.
+func (h *hiveFlags) Bind(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.BoolVar(&h.Hive, "hive", false, "Instead of editing an install dir, write the Secrets (or ConfigMap) and ClusterDeployment patch a Hive hub needs (needs --name and --region).")
 	f.StringVar(&h.HiveNamespace, "hive-namespace", "", "Namespace of the ClusterDeployment on the hub (default: the kube context's).")
@@ -40,9 +44,18 @@ func (h *hiveFlags) add(cmd *cobra.Command) {
 	h.hub = genericclioptions.NewConfigFlags(false)
 	f.StringVar(h.hub.KubeConfig, "kubeconfig", "", "The hub's kubeconfig, for --hive (default: $KUBECONFIG, ~/.kube/config).")
 	f.StringVar(h.hub.Context, "context", "", "The hub's kube context, for --hive.")
+	group(f, "Hive flags (prepare --hive: objects for a Hive hub instead of an install dir)",
+		"hive", "hive-namespace", "hive-manifests-configmap", "apply-to-hub", "cluster-deployment", "kubeconfig", "context")
 }
 
-func (o *PrepareOptions) completeHive() error {
+// hiveTarget is a Hive hub: no install dir; the state dir is per user.
+type hiveTarget struct {
+	*hiveFlags
+	name, stateDir string
+	objs           hive.Objects
+}
+
+func (t *hiveTarget) complete(o *PrepareOptions) error {
 	if o.StateDir == "" && o.Name != "" {
 		if err := plan.ValidateName(o.Name); err != nil {
 			return err
@@ -59,30 +72,51 @@ func (o *PrepareOptions) completeHive() error {
 		o.StateDir = dir
 	}
 	if o.StateDir != "" {
-		if err := o.lockDirs(); err != nil {
+		if err := o.lockStateDir(); err != nil {
 			return err
 		}
 	}
-	if o.HiveNamespace == "" {
-		ns, _, err := o.hub.ToRawKubeConfigLoader().Namespace()
+	if t.HiveNamespace == "" {
+		ns, _, err := t.hub.ToRawKubeConfigLoader().Namespace()
 		if err != nil || ns == "" {
 			ns = "default"
 		}
-		o.HiveNamespace = ns
+		t.HiveNamespace = ns
 	}
+	t.name, t.stateDir = o.Name, o.StateDir
 	return nil
 }
 
-func (o *PrepareOptions) validateHive() error {
+func (t *hiveTarget) validate(o *PrepareOptions) error {
 	switch {
 	case o.Name == "" || o.Region == "":
 		return errors.New("--hive needs --name (the ClusterDeployment's cluster name) and --region: there is no install-config to read them from")
 	case o.Dir != "." && o.Dir != "":
 		return errors.New("--hive writes no install dir: drop --dir")
-	case o.ClusterDeployment != "" && !o.ApplyToHub:
+	case t.ClusterDeployment != "" && !t.ApplyToHub:
 		return errors.New("--cluster-deployment goes with --apply-to-hub")
 	}
 	return nil
+}
+
+// installConfig is an empty one: the ClusterDeployment's is on the hub.
+func (t *hiveTarget) installConfig() *installconfig.Config { return &installconfig.Config{} }
+
+func (t *hiveTarget) release(context.Context, *PrepareOptions) (installer.Release, error) {
+	return installer.Release{}, errors.New("--hive has no install dir to find the release in: give --release-image or --credentials-requests-dir")
+}
+
+func (t *hiveTarget) signerKeyFile() string { return "" }
+
+func (t *hiveTarget) rerunArgs(o *PrepareOptions) ([]string, string) {
+	dir, _ := statedir.UserDefault(o.Name)
+	return []string{"--hive", "--name", o.Name, "--region", o.Region}, dir
+}
+func (t *hiveTarget) dirs(*PrepareOptions) []string { return nil }
+
+func (t *hiveTarget) objectsFile() string { return filepath.Join(t.stateDir, hiveDir, "objects.yaml") }
+func (t *hiveTarget) patchFile() string {
+	return filepath.Join(t.stateDir, hiveDir, "clusterdeployment-patch.json")
 }
 
 // hiveDocument is prepare --hive's -o json|yaml: the hub objects (the
@@ -97,28 +131,26 @@ type hiveDocument struct {
 	InstallConfigPatch     map[string]any `json:"installConfigPatch"`
 }
 
-// writeHive writes the state dir and the hub objects, then applies them
-// when asked.
-func (o *PrepareOptions) writeHive(ctx context.Context, p *plan.Plan, signer *oidckeys.Signer) error {
-	objs := hive.Build(o.Name, o.HiveNamespace, p, signer.PrivatePEM, o.HiveConfigMap)
-	list, err := yaml.Marshal(objs.List())
+// files are the hub objects (holding the signer key: 0600) and the patch,
+// in the state dir's hive/.
+func (t *hiveTarget) files(_ *PrepareOptions, p *plan.Plan, signer *oidckeys.Signer) ([]atomicfs.File, error) {
+	t.objs = hive.Build(t.name, t.HiveNamespace, p, signer.PrivatePEM, t.HiveConfigMap)
+	list, err := yaml.Marshal(t.objs.List())
 	if err != nil {
-		return err
+		return nil, err
 	}
-	files, err := statedir.Files(o.StateDir, p, signer)
-	if err != nil {
-		return err
-	}
-	objectsFile := filepath.Join(o.StateDir, hiveDir, "objects.yaml")
-	patchFile := filepath.Join(o.StateDir, hiveDir, "clusterdeployment-patch.json")
-	files = append(files,
-		atomicfs.File{Path: objectsFile, Data: list, Mode: 0o600}, // holds the signer key
-		atomicfs.File{Path: patchFile, Data: objs.ClusterDeploymentPatch, Mode: 0o644})
-	if _, err := atomicfs.Write(ctx, o.StateDir, files); err != nil {
-		return writeError(err)
-	}
-	if o.ApplyToHub {
-		if err := o.applyToHub(ctx, objs); err != nil {
+	return []atomicfs.File{
+		{Path: t.objectsFile(), Data: list, Mode: 0o600},
+		{Path: t.patchFile(), Data: t.objs.ClusterDeploymentPatch, Mode: 0o644},
+	}, nil
+}
+
+// report applies the objects to the hub when asked, then says what is next.
+func (t *hiveTarget) report(ctx context.Context, o *PrepareOptions, p *plan.Plan, _ []provision.Change, _ *oidckeys.Signer, _ []string) error {
+	objs := t.objs
+	objectsFile, patchFile := t.objectsFile(), t.patchFile()
+	if t.ApplyToHub {
+		if err := t.applyToHub(ctx, o, objs); err != nil {
 			return err
 		}
 	}
@@ -137,27 +169,27 @@ func (o *PrepareOptions) writeHive(ctx context.Context, p *plan.Plan, signer *oi
 	}
 	w := o.Out
 	fmt.Fprintf(w, "Prepared %s for Hive (%d CredentialsRequests, issuer %s).\n", o.Name, len(p.Roles), p.Issuer.URL)
-	if o.ApplyToHub && o.ClusterDeployment != "" {
-		fmt.Fprintf(w, "The hub has the objects; ClusterDeployment %s/%s points at them and its install-config is Manual.\n", o.HiveNamespace, o.ClusterDeployment)
+	if t.ApplyToHub && t.ClusterDeployment != "" {
+		fmt.Fprintf(w, "The hub has the objects; ClusterDeployment %s/%s points at them and its install-config is Manual.\n", t.HiveNamespace, t.ClusterDeployment)
 		return nil
 	}
-	if !o.ApplyToHub {
+	if !t.ApplyToHub {
 		fmt.Fprintf(w, "\nNext, on the hub:\n  1. kubectl apply -f %s\n", objectsFile)
 	} else {
 		fmt.Fprintf(w, "\nThe hub has the objects. Next:\n")
 	}
-	fmt.Fprintf(w, "  2. kubectl patch clusterdeployment <name> -n %s --type=merge --patch-file %s\n", o.HiveNamespace, patchFile)
+	fmt.Fprintf(w, "  2. kubectl patch clusterdeployment <name> -n %s --type=merge --patch-file %s\n", t.HiveNamespace, patchFile)
 	fmt.Fprintf(w, "  3. set credentialsMode: Manual in install-config.yaml of the ClusterDeployment's install-config Secret\n")
 	fmt.Fprintf(w, "  (or all at once: --apply-to-hub --cluster-deployment <name>)\n")
 	return nil
 }
 
-func (o *PrepareOptions) applyToHub(ctx context.Context, objs hive.Objects) error {
-	kube, dyn, err := clusterClients(o.hub)
+func (t *hiveTarget) applyToHub(ctx context.Context, o *PrepareOptions, objs hive.Objects) error {
+	kube, dyn, err := clusterClients(t.hub)
 	if err != nil {
 		return fmt.Errorf("the Hive hub: %w", err)
 	}
-	return hive.ApplyToHub(ctx, kube, dyn, objs, o.ClusterDeployment, progressTo(o.ErrOut))
+	return hive.ApplyToHub(ctx, kube, dyn, objs, t.ClusterDeployment, progressTo(o.ErrOut))
 }
 
 func exists(path string) bool {

@@ -45,7 +45,8 @@ const (
 	scratchDir        = "create-manifests"    // in the state dir, only while the installer runs
 )
 
-func (f *installerFlags) add(cmd *cobra.Command) {
+// Bind registers the installer flags.
+func (f *installerFlags) Bind(cmd *cobra.Command) {
 	fl := cmd.Flags()
 	fl.StringVar(&f.Installer, "installer", "", "The openshift-install of the release to install, run for `create manifests` (default: $"+installer.BinaryEnv+", then openshift-install on PATH).")
 	fl.BoolVar(&f.NoInstaller, "no-installer", false, "Do not run openshift-install: write install-config.yaml, manifests/ and tls/ only; `openshift-install create manifests` must then run before anything else.")
@@ -55,11 +56,11 @@ func (f *installerFlags) add(cmd *cobra.Command) {
 
 // runsInstaller says whether this run finishes the dir with `create manifests`.
 func (o *PrepareOptions) runsInstaller() bool {
-	return !o.Hive && !o.Check && !o.NoInstaller && !o.installDir.Consumed
+	return o.installDir() != nil && !o.Check && !o.NoInstaller && !o.installDir().Consumed
 }
 
 func (o *PrepareOptions) findInstaller() error {
-	if o.Hive {
+	if o.installDir() == nil {
 		return nil
 	}
 	var err error
@@ -89,7 +90,7 @@ or write the files and run the installer yourself, before anything else:
 // installSteps are the commands that install the prepared dir.
 func (o *PrepareOptions) installSteps() []string {
 	dir := handoff.Quote(o.Dir)
-	if o.NoInstaller && !o.installDir.Consumed {
+	if o.NoInstaller && !o.installDir().Consumed {
 		return []string{"openshift-install create manifests --dir " + dir, "oc sts prepare --check --dir " + dir, "openshift-install create cluster --dir " + dir}
 	}
 	return []string{"openshift-install create cluster --dir " + dir}
@@ -107,7 +108,7 @@ func commandLine() string {
 // discoverRelease is the release image the install will use when none is
 // given: the one the installer's next run on the dir installs.
 func (o *PrepareOptions) discoverRelease(ctx context.Context) (installer.Release, error) {
-	r, err := installer.WillInstall(ctx, o.installDir.State, o.bin)
+	r, err := installer.WillInstall(ctx, o.installDir().State, o.bin)
 	if err == nil && r.PullSpec == "" {
 		err = fmt.Errorf("no release image given and none found (the installer state file, $%s, `openshift-install version` of --installer, $%s or PATH): pass --release-image PULLSPEC or --credentials-requests-dir DIR",
 			installer.ReleaseOverrideEnv, installer.BinaryEnv)
@@ -120,10 +121,10 @@ func (o *PrepareOptions) discoverRelease(ctx context.Context) (installer.Release
 // leave operators without the permissions they need. spec is the release
 // image they were read from (rel), "" for --credentials-requests-dir.
 func (o *PrepareOptions) checkRelease(ctx context.Context, spec string, rel *releaseimage.Release, fetch func(string) (*releaseimage.Release, error)) error {
-	if o.Hive {
-		return nil
+	if o.installDir() == nil {
+		return nil // a Hive hub installs the ClusterDeployment's release
 	}
-	want, err := installer.WillInstall(ctx, o.installDir.State, o.bin)
+	want, err := installer.WillInstall(ctx, o.installDir().State, o.bin)
 	switch {
 	case err != nil || want.PullSpec == "" || want.PullSpec == spec:
 		return err
@@ -140,7 +141,7 @@ func (o *PrepareOptions) checkRelease(ctx context.Context, spec string, rel *rel
 		what = fmt.Sprintf("release %s (%s)", other.Version, other.Digest)
 	}
 	fix := "give --release-image " + want.PullSpec
-	if o.installDir.State == nil || want.Source != o.installDir.State.Path {
+	if o.installDir().State == nil || want.Source != o.installDir().State.Path {
 		fix += fmt.Sprintf(", or --installer with the installer of %s (or set %s=%s)", spec, installer.ReleaseOverrideEnv, spec)
 	}
 	return fmt.Errorf("the CredentialsRequests come from release %s (%s, %s) but the installer will install %s (from %s), %s: %s; nothing was changed",
@@ -155,7 +156,7 @@ func (o *PrepareOptions) createManifests(ctx context.Context) error {
 		return nil // stage 1 of a private issuer writes no install dir
 	}
 	fmt.Fprintf(o.ErrOut, "Running %s create manifests (found by %s) on a copy of %s...\n", o.bin.Path, o.bin.Source, o.Dir)
-	made, err := o.bin.CreateManifests(ctx, o.Dir, filepath.Join(o.StateDir, scratchDir), o.StateDir, o.installDir.ManualInstallConfig(), indent(o.ErrOut))
+	made, err := o.bin.CreateManifests(ctx, o.Dir, filepath.Join(o.StateDir, scratchDir), o.StateDir, o.installDir().ManualInstallConfig(), indent(o.ErrOut))
 	switch {
 	case err != nil && ctx.Err() != nil:
 		return fmt.Errorf("interrupted: nothing was changed, in AWS or in %s; run %s again", o.Dir, commandLine())
@@ -171,7 +172,7 @@ func (o *PrepareOptions) createManifests(ctx context.Context) error {
 // (ours win where it wrote the same name) and install-config.yaml consumed
 // last, so that until then the dir is the user's.
 func (o *PrepareOptions) finalFiles(stateFiles []atomicfs.File, p *plan.Plan, signer *oidckeys.Signer) []atomicfs.File {
-	d := o.installDir
+	d := o.installDir()
 	if !o.runsInstaller() {
 		return append(stateFiles, d.Files(p, signer)...)
 	}
@@ -216,7 +217,7 @@ func (o *PrepareOptions) installDirTree() []string {
 
 // verifyInstallDir is prepare's last word: the dir as the installer will read it.
 func (o *PrepareOptions) verifyInstallDir(p *plan.Plan, signer *oidckeys.Signer) (string, error) {
-	d := o.installDir
+	d := o.installDir()
 	if err := installer.Check(o.Dir, d.Expected(p, signer)); err != nil {
 		return "", err
 	}

@@ -1,19 +1,17 @@
 package cli
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
-	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/oc-sts/oc-sts/pkg/atomicfs"
 	"github.com/oc-sts/oc-sts/pkg/dirlock"
-	"github.com/oc-sts/oc-sts/pkg/installdir"
 	"github.com/oc-sts/oc-sts/pkg/oidckeys"
 	"github.com/oc-sts/oc-sts/pkg/plan"
+	"github.com/oc-sts/oc-sts/pkg/rotation"
 	"github.com/oc-sts/oc-sts/pkg/statedir"
 )
 
@@ -37,24 +35,10 @@ func (l *localDirs) Close() {
 	l.locks = nil
 }
 
-// lockDirs takes the install dir (unless --hive) and the state dir before
-// anything is read from them, then finishes a write a killed run left
-// half done and removes its stale staged files, so the run starts from a
-// whole install dir.
-func (o *PrepareOptions) lockDirs() error {
-	if !o.Hive {
-		if real, err := filepath.EvalSymlinks(o.Dir); err == nil && real != filepath.Clean(o.Dir) {
-			if st, err := os.Lstat(o.Dir); err == nil && st.Mode()&fs.ModeSymlink != 0 {
-				o.Dir = real // the install dir may be a link; what oc sts writes in it may not
-			}
-		}
-		if err := o.locks.lock(o.Dir, dirlock.Options{What: "install dir"}); err != nil {
-			return fmt.Errorf("%w (give --dir the directory of `openshift-install create install-config`)", err)
-		}
-		if o.StateDir == "" {
-			o.StateDir = statedir.Default(o.Dir)
-		}
-	}
+// lockStateDir takes the state dir (the target took its own directories
+// first), then finishes a write a killed run left half done and removes its
+// stale staged files, so the run starts from a whole install dir.
+func (o *PrepareOptions) lockStateDir() error {
 	if err := o.locks.lock(o.StateDir, dirlock.Options{What: "state dir", Create: true, NoFollow: true}); err != nil {
 		return err
 	}
@@ -64,17 +48,7 @@ func (o *PrepareOptions) lockDirs() error {
 		}
 		return nil
 	}
-	return recoverWrites(o.ErrOut, o.StateDir, o.localDirs()...)
-}
-
-// localDirs are every directory prepare writes files into.
-func (o *PrepareOptions) localDirs() []string {
-	dirs := statedir.Dirs(o.StateDir)
-	if !o.Hive {
-		dirs = append(dirs, filepath.Join(o.Dir, installdir.ManifestsDir), filepath.Dir(filepath.Join(o.Dir, installdir.SignerKeyFile)))
-		dirs = append(dirs, o.installDirTree()...)
-	}
-	return dirs
+	return recoverWrites(o.ErrOut, o.StateDir, append(statedir.Dirs(o.StateDir), o.target.dirs(o)...)...)
 }
 
 // recoverWrites finishes the interrupted commit journaled in stateDir and
@@ -94,17 +68,52 @@ func recoverWrites(errOut io.Writer, stateDir string, dirs ...string) error {
 // (a file in the way, a link, a directory that is not writable) before the
 // first AWS call that changes anything.
 func (o *PrepareOptions) checkLocal(p *plan.Plan, signer *oidckeys.Signer) error {
-	files, err := statedir.Files(o.StateDir, p, signer)
+	files, err := o.files(p, signer)
 	if err != nil {
 		return err
-	}
-	if o.installDir != nil {
-		files = o.finalFiles(files, p, signer)
 	}
 	if err := atomicfs.Check(files); err != nil {
 		return fmt.Errorf("%w (nothing was changed)", err)
 	}
 	return nil
+}
+
+// signerKey is the signer key being loaded, or generated, beside the rest
+// of the run.
+type signerKey struct {
+	done   chan struct{}
+	signer *oidckeys.Signer
+	jwks   []byte
+	err    error
+}
+
+// startSignerKey reuses the key of the install dir or the state dir, or
+// generates one, and says which. A key rotation under way decides which key
+// counts and keeps both of its keys published.
+func (o *PrepareOptions) startSignerKey() *signerKey {
+	k := &signerKey{done: make(chan struct{})}
+	go func() {
+		defer close(k.done)
+		var paths []string
+		if paths, k.err = rotation.SignerKeyPaths(o.StateDir, o.target.signerKeyFile()); k.err != nil {
+			return
+		}
+		if k.signer, k.err = oidckeys.LoadOrGenerate(paths...); k.err == nil {
+			fmt.Fprintf(o.ErrOut, "Signer key: %s\n", keyNote(k.signer))
+			k.jwks, k.err = rotation.PublishedJWKS(o.StateDir, k.signer)
+		}
+	}()
+	return k
+}
+
+// wait returns the key and its JWKS once they are ready.
+func (k *signerKey) wait(ctx context.Context) (*oidckeys.Signer, []byte, error) {
+	select {
+	case <-k.done:
+		return k.signer, k.jwks, k.err
+	case <-ctx.Done():
+		return nil, nil, ctx.Err()
+	}
 }
 
 // keyNote says which signer key is used and where it came from.

@@ -14,6 +14,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/oc-sts/oc-sts/pkg/awsid"
 	"github.com/oc-sts/oc-sts/pkg/clustercheck"
 	"github.com/oc-sts/oc-sts/pkg/operator"
 	"github.com/oc-sts/oc-sts/pkg/plan"
@@ -34,6 +35,7 @@ type OperatorOptions struct {
 	Delete              bool
 	Output              string
 	awsFlags
+	changeFlags
 
 	namespace   string // the Subscription's, from -n or the kubeconfig context
 	placeholder string // ${NAMESPACE} of -f files: -n only when given
@@ -112,9 +114,8 @@ them); oc sts destroy removes them with the cluster's.`,
 	f.StringVar(&o.RolePath, "role-path", "", "IAM path of the roles (default: that of prepare's roles).")
 	f.StringVar(&o.PermissionsBoundary, "permissions-boundary", "", "ARN of an IAM policy set as the roles' permissions boundary (default: that of prepare's roles).")
 	f.StringToStringVar(&o.Tags, "tag", nil, "Extra AWS tag KEY=VALUE on the roles (repeatable; default: prepare's roles' own).")
-	f.StringVar(&o.Profile, "profile", "", "AWS shared-config profile.")
-	f.BoolVar(&o.DryRun, "dry-run", false, "Show the exact changes and stop.")
-	f.BoolVarP(&o.Yes, "yes", "y", false, "Change without asking (required when stdin is not a terminal).")
+	o.awsFlags.Bind(cmd)
+	o.changeFlags.Bind(cmd)
 	f.BoolVar(&o.Delete, "delete", false, "Delete the operator's roles and unwire them.")
 	addOutputFlag(cmd, &o.Output)
 	return cmd
@@ -164,7 +165,7 @@ type operatorResult struct {
 	Delete         bool                     `json:"delete,omitempty"`
 	DryRun         bool                     `json:"dryRun,omitempty"`
 	Roles          []operator.Role          `json:"roles"`
-	Changes        []plan.Change            `json:"changes"`
+	Changes        []provision.Change       `json:"changes"`
 	ClusterChanges []operator.ClusterChange `json:"clusterChanges"`
 }
 
@@ -181,38 +182,156 @@ type operatorRun struct {
 	observe *operator.Observed
 }
 
-// Run reads the operator and the cluster, then converges (or deletes).
+// Run reads the operator and the cluster, then converges (or deletes)
+// the operator's roles with the one converge engine and wires them in.
 func (o *OperatorOptions) Run(ctx context.Context) error {
 	r, err := o.read(ctx)
 	if err != nil {
 		return err
 	}
+	given := &provision.GivenRoles{}
+	var clusterChanges []operator.ClusterChange
+	var cluster func() error
 	if o.Delete {
-		return o.delete(ctx, r)
+		var deleted map[string]bool
+		given.Remove, deleted = o.toDelete(r)
+		clusterChanges = operator.DiffUnwire(deleted, r.sub, r.observe)
+		cluster = func() error {
+			return operator.ApplyUnwire(ctx, o.kube, o.dyn, r.sub, clusterChanges, progressTo(o.ErrOut))
+		}
+	} else {
+		if clusterChanges, err = operator.DiffWiring(r.roles, r.observe); err != nil {
+			return fmt.Errorf("%w\nnothing was changed", err)
+		}
+		for _, role := range r.roles {
+			given.Want = append(given.Want, role.Role)
+		}
+		cluster = func() error {
+			return operator.ApplyWiring(ctx, o.kube, o.dyn, r.roles, r.observe, clusterChanges, progressTo(o.ErrOut))
+		}
 	}
-	clusterChanges, err := operator.DiffWiring(r.roles, r.observe)
+	res, err := o.converge(ctx, r, given, clusterChanges, cluster)
 	if err != nil {
-		return fmt.Errorf("%w\nnothing was changed", err)
-	}
-	wanted := make([]plan.Role, len(r.roles))
-	for i := range r.roles {
-		wanted[i] = r.roles[i].Role
-	}
-	changes, err := provision.DiffRoles(r.target.Name, wanted, r.have)
-	if err != nil {
-		return fmt.Errorf("%w\nnothing was changed", err)
-	}
-	res := o.result(r, changes, clusterChanges)
-	if err := o.change(ctx, r, changes, clusterChanges, &plan.Plan{Name: r.target.Name, Roles: wanted}, func() error {
-		return operator.ApplyWiring(ctx, o.kube, o.dyn, r.roles, r.observe, clusterChanges, progressTo(o.ErrOut))
-	}, false); err != nil {
 		return err
 	}
-	if err := o.print(res); err != nil || o.Output != "" {
-		return err
+	doc := o.result(r, res.Changes, clusterChanges)
+	if o.Output != "" {
+		return printObject(o.Out, o.Output, doc)
 	}
-	o.summary(r, len(changes)+len(clusterChanges))
+	if o.Delete {
+		o.deleteSummary(r, res)
+		return nil
+	}
+	o.summary(r, len(res.Changes)+len(clusterChanges))
 	return nil
+}
+
+// converge shows the AWS and the cluster changes, confirms, then makes
+// them: AWS first (a role must exist before anything names it), then the
+// cluster; deleting, the cluster first (a role stays findable by its tags
+// until nothing names it). Both are idempotent: a re-run finishes an
+// interrupted one.
+func (o *OperatorOptions) converge(ctx context.Context, r *operatorRun, given *provision.GivenRoles, clusterChanges []operator.ClusterChange, cluster func() error) (*provision.Result, error) {
+	rerun := "oc sts operator"
+	if o.Delete {
+		rerun += " --delete"
+	}
+	ui := &operatorUI{terminalUI: terminalUI{in: o.In, errOut: o.ErrOut, yes: o.Yes}, cluster: clusterChanges, account: r.id.Account}
+	if o.DryRun && o.Output == "" {
+		ui.plan = o.Out // a dry run's result is the changes
+	}
+	clusterDone := len(clusterChanges) == 0
+	opts := provision.Options{DryRun: o.DryRun}
+	if o.Delete {
+		opts.BeforeWrite = func(context.Context) error {
+			if err := cluster(); err != nil {
+				return fmt.Errorf("%w\nAWS is not changed yet; run %s again", err, rerun)
+			}
+			clusterDone = true
+			return nil
+		}
+	}
+	in := provision.Input{
+		Plan: plan.Input{Name: r.target.Name, AccountID: r.id.Account, Region: o.Region, RolePath: r.target.RolePath,
+			BucketHost: bucketHost(o.Region, r.target.Name)},
+		Issuer: awsid.IssuerURL(r.target.IssuerHost),
+		Only:   []provision.Resource{provision.RoleResource}, // the issuer and its provider are prepare's
+		Roles:  given,
+	}
+	res, err := provision.Converge(ctx, r.c, in, opts, ui)
+	if err != nil {
+		return nil, convergeError(ctx, err, rerun)
+	}
+	if o.DryRun || clusterDone {
+		return res, nil
+	}
+	if !ui.confirmed {
+		if err := ui.Confirm(""); err != nil {
+			return nil, err
+		}
+	}
+	if err := cluster(); err != nil {
+		if len(res.Made) > 0 {
+			return nil, fmt.Errorf("%w\nAWS is changed; run %s again to finish the cluster's side", err, rerun)
+		}
+		return nil, fmt.Errorf("%w\nrun %s again to finish", err, rerun)
+	}
+	return res, nil
+}
+
+// operatorUI shows the cluster's changes beside AWS's and asks for both at once.
+type operatorUI struct {
+	terminalUI
+	cluster   []operator.ClusterChange
+	account   string
+	changes   int
+	confirmed bool
+}
+
+func (u *operatorUI) Changes(p provision.Preview) {
+	u.terminalUI.Changes(p)
+	u.changes = len(p.Changes)
+	w := u.terminalUI.plan
+	if w == nil {
+		w = u.errOut
+	}
+	if len(u.cluster) == 0 {
+		fmt.Fprintln(w, "The cluster already has the wiring: nothing to change.")
+		return
+	}
+	fmt.Fprintln(w, "In the cluster:")
+	for _, ch := range u.cluster {
+		fmt.Fprintln(w, ch.String())
+	}
+}
+
+func (u *operatorUI) Confirm(string) error {
+	u.confirmed = true
+	return u.terminalUI.Confirm(fmt.Sprintf("Make these %d changes in AWS account %s and %d in the cluster?", u.changes, u.account, len(u.cluster)))
+}
+
+// toDelete are the operator's roles (by name) and their ARNs: those owned
+// by the cluster's name and tagged with the operator's Subscription or
+// with one of its -f requests.
+func (o *OperatorOptions) toDelete(r *operatorRun) ([]string, map[string]bool) {
+	keys := map[string]bool{}
+	for _, q := range r.reqs {
+		if !q.InCluster || r.sub == nil {
+			keys[operator.TagValue(q.Key())] = true
+		}
+	}
+	var names []string
+	arns := map[string]bool{}
+	for _, n := range slices.Sorted(maps.Keys(r.have)) {
+		h := r.have[n]
+		mine := r.sub != nil && h.Tags[operator.SubscriptionTag] == operator.TagValue(r.sub.Key())
+		if !operator.IsOperatorRole(h.Tags) || !awsid.Owned(h.Tags, r.target.Name) || !(mine || keys[h.Tags[operator.RequestTag]]) {
+			continue
+		}
+		names = append(names, n)
+		arns[h.ARN] = true
+	}
+	return names, arns
 }
 
 // read gathers the operator's requests, the cluster's issuer, and the roles AWS has.
@@ -261,7 +380,7 @@ func (o *OperatorOptions) read(ctx context.Context) (*operatorRun, error) {
 	if o.Region == "" {
 		o.Region = clustercheck.ReadRegion(ctx, o.dyn)
 	}
-	if r.c, r.id, err = connect(ctx, o.Profile, o.Region, ""); err != nil {
+	if r.c, r.id, err = connect(ctx, o.Profile, o.Region); err != nil {
 		return nil, err
 	}
 	if err := o.readTarget(ctx, r, strings.TrimPrefix(issuer, "https://")); err != nil {
@@ -283,7 +402,7 @@ func (o *OperatorOptions) read(ctx context.Context) (*operatorRun, error) {
 // whose path, boundary and tags the operator's roles take unless given.
 func (o *OperatorOptions) readTarget(ctx context.Context, r *operatorRun, host string) error {
 	t := operator.Target{Name: o.Name, Partition: r.id.Partition, AccountID: r.id.Account, IssuerHost: host,
-		ProviderARN: fmt.Sprintf("arn:%s:iam::%s:oidc-provider/%s", r.id.Partition, r.id.Account, host),
+		ProviderARN: awsid.ProviderARN(r.id.Partition, r.id.Account, host),
 		RolePath:    o.RolePath, PermissionsBoundary: o.PermissionsBoundary, Tags: o.Tags}
 	pr, err := provision.ReadProvider(ctx, r.c, t.ProviderARN)
 	if err != nil {
@@ -293,22 +412,13 @@ func (o *OperatorOptions) readTarget(ctx context.Context, r *operatorRun, host s
 		return fmt.Errorf("AWS account %s has no IAM OIDC provider %s for the cluster's issuer: the roles could not be assumed; run oc sts prepare (or oc sts verify, which says what is missing)", r.id.Account, t.ProviderARN)
 	}
 	if t.Name == "" {
-		var names []string
-		for k, v := range pr.Tags {
-			if n, ok := strings.CutPrefix(k, "openshift.io/cloud-credential-operator/"); ok && v == plan.OwnedValue {
-				names = append(names, n)
-			}
-		}
+		names := awsid.Owners(pr.Tags)
 		if len(names) != 1 {
 			return fmt.Errorf("cannot tell the name oc sts prepare used from the IAM OIDC provider %s (ownership tags: %v): give --name", t.ProviderARN, names)
 		}
 		t.Name = names[0]
 	}
-	var names []string
-	for _, q := range r.reqs {
-		names = append(names, plan.RoleName(t.Name, q.CR.Spec.SecretRef.Namespace, q.CR.Spec.SecretRef.Name))
-	}
-	if r.have, err = provision.ReadRoles(ctx, r.c, t.Name, names, "/"); err != nil {
+	if r.have, err = provision.ReadOwnedRoles(ctx, r.c, t.Name, "/"); err != nil {
 		return err
 	}
 	if ref, ok := prepareRole(r.have); ok {
@@ -339,9 +449,7 @@ func (o *OperatorOptions) readTarget(ctx context.Context, r *operatorRun, host s
 // first by name.
 func prepareRole(have map[string]provision.RoleState) (provision.RoleState, bool) {
 	for _, n := range slices.Sorted(maps.Keys(have)) {
-		if !operator.IsOperatorRole(have[n].Tags) && slices.ContainsFunc(slices.Collect(maps.Keys(have[n].Tags)), func(k string) bool {
-			return strings.HasPrefix(k, "openshift.io/cloud-credential-operator/")
-		}) {
+		if !operator.IsOperatorRole(have[n].Tags) && len(awsid.Owners(have[n].Tags)) > 0 {
 			return have[n], true
 		}
 	}
@@ -353,130 +461,42 @@ func prepareRole(have map[string]provision.RoleState) (provision.RoleState, bool
 func userTags(tags map[string]string) map[string]string {
 	out := map[string]string{}
 	for k, v := range tags {
-		if !strings.HasPrefix(k, "openshift.io/cloud-credential-operator/") && !strings.HasPrefix(k, "oc-sts.openshift.io/") {
+		if !awsid.IsOwnershipTag(k) && !strings.HasPrefix(k, "oc-sts.openshift.io/") {
 			out[k] = v
 		}
 	}
 	return out
 }
 
-// change shows the AWS and cluster changes, checks, confirms, then makes
-// them: AWS first (a role must exist before anything names it), then the
-// cluster; deleting, the cluster first (a role stays findable by its tags
-// until nothing names it). Both are idempotent: a re-run finishes an
-// interrupted one.
-func (o *OperatorOptions) change(ctx context.Context, r *operatorRun, changes []plan.Change, clusterChanges []operator.ClusterChange, p *plan.Plan, cluster func() error, clusterFirst bool) error {
-	printChanges(o.ErrOut, changes)
-	if len(clusterChanges) == 0 {
-		fmt.Fprintln(o.ErrOut, "The cluster already has the wiring: nothing to change.")
-	} else {
-		fmt.Fprintln(o.ErrOut, "In the cluster:")
-		for _, ch := range clusterChanges {
-			fmt.Fprintln(o.ErrOut, ch.String())
-		}
-	}
-	if o.DryRun || len(changes)+len(clusterChanges) == 0 {
-		return nil
-	}
-	if len(changes) > 0 {
-		if err := checkPermissions(ctx, r.c, r.id, changes, o.ErrOut); err != nil {
-			return err
-		}
-	}
-	if !o.Yes {
-		if err := confirm(o.In, o.ErrOut, fmt.Sprintf("Make these %d changes in AWS account %s and %d in the cluster?", len(changes), r.id.Account, len(clusterChanges))); err != nil {
-			return err
-		}
-	}
-	rerun := "oc sts operator"
-	if o.Delete {
-		rerun += " --delete"
-	}
-	if clusterFirst && len(clusterChanges) > 0 {
-		if err := cluster(); err != nil {
-			return fmt.Errorf("%w\nAWS is not changed yet; run %s again", err, rerun)
-		}
-	}
-	if len(changes) > 0 {
-		observed := &provision.Observed{Roles: r.have}
-		if err := provision.Apply(ctx, r.c, p, observed, changes, progressTo(o.ErrOut)); err != nil {
-			return applyError(ctx, err, rerun)
-		}
-	}
-	if !clusterFirst && len(clusterChanges) > 0 {
-		if err := cluster(); err != nil {
-			return fmt.Errorf("%w\nAWS is changed; run %s again to finish the cluster's side", err, rerun)
-		}
-	}
-	return nil
-}
-
-// delete removes the roles tagged as the operator's, unwiring them first:
-// a role stays findable by its tags until the cluster no longer names it.
-func (o *OperatorOptions) delete(ctx context.Context, r *operatorRun) error {
-	keys := map[string]bool{}
-	for _, q := range r.reqs {
-		if !q.InCluster || r.sub == nil {
-			keys[operator.TagValue(q.Key())] = true
-		}
-	}
-	deleted := map[string]bool{}
-	var changes []plan.Change
-	for _, n := range slices.Sorted(maps.Keys(r.have)) {
-		h := r.have[n]
-		mine := r.sub != nil && h.Tags[operator.SubscriptionTag] == operator.TagValue(r.sub.Key())
-		if !operator.IsOperatorRole(h.Tags) || h.Tags[plan.OwnershipTagKey(r.target.Name)] != plan.OwnedValue || !(mine || keys[h.Tags[operator.RequestTag]]) {
-			continue
-		}
-		deleted[h.ARN] = true
-		changes = append(changes, plan.Change{Resource: plan.RoleResource, Name: n, Action: plan.Delete})
-	}
-	clusterChanges := operator.DiffUnwire(deleted, r.sub, r.observe)
-	res := o.result(r, changes, clusterChanges)
-	res.Roles = nil
-	if err := o.change(ctx, r, changes, clusterChanges, &plan.Plan{Name: r.target.Name}, func() error {
-		return operator.ApplyUnwire(ctx, o.kube, o.dyn, r.sub, clusterChanges, progressTo(o.ErrOut))
-	}, true); err != nil {
-		return err
-	}
-	if err := o.print(res); err != nil || o.Output != "" {
-		return err
-	}
+// deleteSummary says what --delete did.
+func (o *OperatorOptions) deleteSummary(r *operatorRun, res *provision.Result) {
 	switch {
 	case o.DryRun:
 		fmt.Fprintln(o.Out, "--dry-run: nothing was changed.")
-	case len(changes) == 0:
+	case len(res.Changes) == 0:
 		fmt.Fprintln(o.Out, "No role of this operator is left in AWS.")
 	default:
-		fmt.Fprintf(o.Out, "Deleted %d roles of the operator from AWS account %s.\n", len(changes), r.id.Account)
+		fmt.Fprintf(o.Out, "Deleted %d roles of the operator from AWS account %s.\n", len(res.Made), r.id.Account)
 	}
-	return nil
 }
 
 // result is the -o document of a run.
-func (o *OperatorOptions) result(r *operatorRun, changes []plan.Change, clusterChanges []operator.ClusterChange) operatorResult {
+func (o *OperatorOptions) result(r *operatorRun, changes []provision.Change, clusterChanges []operator.ClusterChange) operatorResult {
 	res := operatorResult{APIVersion: plan.APIVersion, Kind: "OperatorResult", Name: r.target.Name, AccountID: r.id.Account, Delete: o.Delete, DryRun: o.DryRun,
 		Roles: r.roles, Changes: changes, ClusterChanges: clusterChanges}
 	if r.sub != nil {
 		res.Subscription = r.sub.Key()
 	}
-	if res.Roles == nil {
+	if res.Roles == nil || o.Delete {
 		res.Roles = []operator.Role{}
 	}
 	if res.Changes == nil {
-		res.Changes = []plan.Change{}
+		res.Changes = []provision.Change{}
 	}
 	if res.ClusterChanges == nil {
 		res.ClusterChanges = []operator.ClusterChange{}
 	}
 	return res
-}
-
-func (o *OperatorOptions) print(r operatorResult) error {
-	if o.Output == "" {
-		return nil
-	}
-	return printObject(o.Out, o.Output, r)
 }
 
 // summary says, per role, how it reaches the operator, and the next step.

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -18,7 +16,6 @@ import (
 	"github.com/oc-sts/oc-sts/pkg/oidckeys"
 	"github.com/oc-sts/oc-sts/pkg/plan"
 	"github.com/oc-sts/oc-sts/pkg/provision"
-	"github.com/oc-sts/oc-sts/pkg/rotation"
 	"github.com/oc-sts/oc-sts/pkg/statedir"
 )
 
@@ -64,12 +61,14 @@ type PrepareOptions struct {
 	Prune                  bool
 	ReplacePublishedKeys   bool
 	WaitTimeout            time.Duration
+	DetailedExitCode       bool
 	awsFlags
+	changeFlags
 	hiveFlags
 	installerFlags
 
-	installDir *installdir.Dir
-	locks      localDirs
+	target target
+	locks  localDirs
 	genericiooptions.IOStreams
 }
 
@@ -130,40 +129,38 @@ An existing signer key is always reused. Every write is atomic.`,
 	f.StringVar(&o.DistributionARN, "distribution-arn", "", "With --offline --private-bucket: the distribution's ARN, output DistributionArn of the stage-1 stack.")
 	f.StringToStringVar(&o.Tags, "tag", nil, "Extra AWS tag KEY=VALUE on every resource (repeatable).")
 	f.BoolVarP(&o.Verbose, "verbose", "v", false, "List every CredentialsRequest found, included or not, and why.")
-	f.StringVar(&o.Profile, "profile", "", "AWS shared-config profile (default: $AWS_PROFILE, then the default credential chain).")
-	f.BoolVar(&o.DryRun, "dry-run", false, "Show the changes AWS needs and stop: nothing is created and the install dir is not written.")
-	f.BoolVarP(&o.Yes, "yes", "y", false, "Apply the changes without asking (required when stdin is not a terminal).")
 	f.DurationVar(&o.WaitTimeout, "wait-timeout", 20*time.Minute, "With --private-bucket, how long to wait for the CloudFront distribution to deploy.")
 	f.BoolVar(&o.Prune, "prune", false, "Also delete the roles oc sts created for CredentialsRequests this release no longer has.")
 	f.BoolVar(&o.ReplacePublishedKeys, "replace-published-keys", false, "Replace the issuer's published keys.json even though it holds signer keys this run's key is not: every token they signed, a running cluster's included, is then rejected.")
-	o.hiveFlags.add(cmd)
-	o.installerFlags.add(cmd)
+	o.awsFlags.Bind(cmd)
+	o.changeFlags.Bind(cmd)
+	f.BoolVar(&o.DetailedExitCode, "detailed-exitcode", false, "With --dry-run: exit 0 when AWS matches the plan, 2 when changes are pending, 1 on error (as terraform plan -detailed-exitcode).")
+	o.installerFlags.Bind(cmd)
 	addOutputFlag(cmd, &o.Output)
+	o.hiveFlags.Bind(cmd)
 	cmd.MarkFlagDirname("dir")
 	cmd.MarkFlagDirname("state-dir")
 	cmd.MarkFlagDirname("credentials-requests-dir")
 	return cmd
 }
 
-// Complete locks the install dir and state dir, reads the install dir and
-// fills in defaults from it.
+// installDir is the install dir of an install-dir target; nil for a Hive hub.
+func (o *PrepareOptions) installDir() *installdir.Dir {
+	if t, ok := o.target.(*installDirTarget); ok {
+		return t.dir
+	}
+	return nil
+}
+
+// Complete chooses the target (an install dir, or a Hive hub), takes its
+// directories and fills in defaults from it.
 func (o *PrepareOptions) Complete() error {
+	o.target = &installDirTarget{}
 	if o.Hive {
-		return o.completeHive()
+		o.target = &hiveTarget{hiveFlags: &o.hiveFlags}
 	}
-	if err := o.lockDirs(); err != nil {
+	if err := o.target.complete(o); err != nil {
 		return err
-	}
-	d, err := installdir.Open(o.Dir)
-	if err != nil {
-		return err
-	}
-	o.installDir = d
-	if o.Name == "" {
-		o.Name = d.Config.ClusterName
-	}
-	if o.Region == "" {
-		o.Region = d.Config.Region
 	}
 	return o.findInstaller()
 }
@@ -176,18 +173,16 @@ func (o *PrepareOptions) Validate() error {
 	if err := validateOutput(o.Output); err != nil {
 		return err
 	}
-	if o.Hive {
-		if err := o.validateHive(); err != nil {
-			return err
-		}
-	} else if o.Region != o.installDir.Config.Region {
-		return fmt.Errorf("--region %s differs from platform.aws.region %s in %s: the issuer must be in the cluster's region", o.Region, o.installDir.Config.Region, o.installDir.Config.File)
+	if err := o.target.validate(o); err != nil {
+		return err
 	}
 	switch {
 	case o.ReleaseImage != "" && o.CredentialsRequestsDir != "":
 		return errors.New("give either --release-image or --credentials-requests-dir, not both")
 	case o.Offline && o.AccountID == "":
 		return errors.New("--account-id is required with --offline: the role and provider ARNs name the account")
+	case o.DetailedExitCode && !o.DryRun:
+		return errors.New("--detailed-exitcode goes with --dry-run: it says whether changes are pending")
 	case o.Offline && (o.DryRun || o.Prune || o.Profile != ""):
 		return errors.New("--dry-run, --prune and --profile act on AWS: they cannot be combined with --offline")
 	}
@@ -202,11 +197,12 @@ func (o *PrepareOptions) Run(ctx context.Context) error {
 	if o.Check {
 		return o.runCheck()
 	}
+	key := o.startSignerKey() // generating one takes seconds: beside the rest
 	files, major, err := o.credentialsRequests(ctx)
 	if err != nil {
 		return err
 	}
-	settings := o.installConfig().Inclusion
+	settings := o.target.installConfig().Inclusion
 	settings.MajorVersion = major
 	settings.Release, settings.ReleaseName = files, "the release image"
 	if o.CredentialsRequestsDir != "" {
@@ -227,34 +223,23 @@ func (o *PrepareOptions) Run(ctx context.Context) error {
 		printDecisions(o.ErrOut, sel.Decisions)
 		printSources(o.ErrOut, inclusion.Sources(files))
 	}
-	installKey := ""
-	if o.installDir != nil {
-		installKey = o.installDir.SignerKeyPath()
-	}
-	keyPaths, err := rotation.SignerKeyPaths(o.StateDir, installKey)
-	if err != nil {
-		return err
-	}
-	signer, err := oidckeys.LoadOrGenerate(keyPaths...)
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(o.ErrOut, "Signer key: %s\n", keyNote(signer))
-	jwks, err := rotation.PublishedJWKS(o.StateDir, signer) // a rotation under way keeps both keys published
-	if err != nil {
-		return err
-	}
 	in := plan.Input{
-		Name: o.Name, AccountID: o.AccountID, Region: o.Region, Requests: sel.Requests, JWKS: jwks,
+		Name: o.Name, AccountID: o.AccountID, Region: o.Region, Requests: sel.Requests,
 		RolePath: o.RolePath, PermissionsBoundary: o.PermissionsBoundary, Tags: o.Tags,
+		BucketHost: bucketHost(o.Region, o.Name),
 	}
 	// Before any AWS change: an install-config the installer rejects stops here.
 	if err := o.createManifests(ctx); err != nil {
 		return err
 	}
 	if !o.Offline {
-		return o.runOnline(ctx, in, signer)
+		return o.runOnline(ctx, in, key)
 	}
+	signer, jwks, err := key.wait(ctx)
+	if err != nil {
+		return err
+	}
+	in.JWKS = jwks
 	if o.PrivateBucket {
 		o.privateIssuer(&in)
 	}
@@ -268,187 +253,104 @@ func (o *PrepareOptions) Run(ctx context.Context) error {
 	if o.privateStage1() {
 		return o.writeIssuerStage(ctx, p)
 	}
-	return o.write(ctx, p, signer)
+	return o.write(ctx, p, nil, signer)
 }
 
-// write puts the state dir and the install dir in place, all or nothing.
-func (o *PrepareOptions) write(ctx context.Context, p *plan.Plan, signer *oidckeys.Signer) error {
-	if o.Hive {
-		return o.writeHive(ctx, p, signer)
-	}
-	stateFiles, err := statedir.Files(o.StateDir, p, signer)
+// write puts the state dir and the target's files in place, all or
+// nothing, then has the target report.
+func (o *PrepareOptions) write(ctx context.Context, p *plan.Plan, changes []provision.Change, signer *oidckeys.Signer) error {
+	files, err := o.files(p, signer)
 	if err != nil {
 		return err
 	}
 	// The state dir first: the signer key is kept before the installer can see it.
-	changed, err := atomicfs.Write(ctx, o.StateDir, o.finalFiles(stateFiles, p, signer))
+	changed, err := atomicfs.Write(ctx, o.StateDir, files)
 	if err != nil {
 		return writeError(err)
 	}
-	checked := ""
-	if !o.NoInstaller || o.installDir.Consumed {
-		if checked, err = o.verifyInstallDir(p, signer); err != nil {
-			return err
-		}
-	}
-	if o.Output != "" {
-		fmt.Fprintln(o.ErrOut, checked)
-		return printObject(o.Out, o.Output, p)
-	}
-	return o.summary(p, signer, changed, checked)
+	return o.target.report(ctx, o, p, changes, signer, changed)
 }
 
-func (o *PrepareOptions) summary(p *plan.Plan, signer *oidckeys.Signer, changed []string, checked string) error {
-	w := o.Out
-	fmt.Fprintf(w, "Prepared %s for AWS STS (%d CredentialsRequests; %s; %d files changed).\n", o.Dir, len(p.Roles), keyNote(signer), len(changed))
-	fmt.Fprintf(w, "  issuer:        %s\n  OIDC provider: %s\n", p.Issuer.URL, p.OIDCProvider.ARN)
-	for _, r := range p.Roles {
-		fmt.Fprintf(w, "  role:          %s  (%s/%s)\n", r.ARN, r.CredentialsRequest.SecretNamespace, r.CredentialsRequest.SecretName)
+// files are the state dir's and the target's files for p.
+func (o *PrepareOptions) files(p *plan.Plan, signer *oidckeys.Signer) ([]atomicfs.File, error) {
+	files, err := statedir.Files(o.StateDir, p, signer)
+	if err != nil {
+		return nil, err
 	}
-	if checked != "" {
-		fmt.Fprintln(w, checked)
-	} else {
-		fmt.Fprintf(w, "\nThe installer reads manifests/ only after `create manifests`: running `create cluster` first would drop every credential.\n")
-	}
-	if !o.Offline {
-		fmt.Fprintf(w, "\nAWS account %s matches the plan (%s).\nNext:\n", p.AccountID, filepath.Join(o.StateDir, statedir.PlanFile))
-		for _, step := range o.installSteps() {
-			fmt.Fprintf(w, "  %s\n", step)
-		}
-		fmt.Fprintf(w, "  oc sts verify --token-exchange   # once the cluster is up\n")
-		return nil
-	}
-	return o.offlineNext(p)
+	more, err := o.target.files(o, p, signer)
+	return append(files, more...), err
 }
 
-// runOnline observes AWS, shows the difference from the plan, applies it
-// once confirmed, and only then writes the install dir.
-func (o *PrepareOptions) runOnline(ctx context.Context, in plan.Input, signer *oidckeys.Signer) error {
-	c, id, err := connect(ctx, o.Profile, o.Region, o.AccountID)
+// runOnline makes AWS match the plan (provision.Converge: observe, show,
+// check, confirm, apply) and only then writes the install dir.
+func (o *PrepareOptions) runOnline(ctx context.Context, in plan.Input, key *signerKey) error {
+	c, err := clients(ctx, o.Profile, o.Region)
 	if err != nil {
 		return err
 	}
-	in.AccountID = id.Account
-	var dist *provision.Distribution
 	if o.PrivateBucket {
-		if dist, err = o.distribution(ctx, c, &in); err != nil {
-			return err
-		}
+		in.IssuerKind = plan.PrivateCloudFront
 	}
-	p, observed, err := o.observe(ctx, c, id, in)
+	previous, _ := statedir.ReadPlan(o.StateDir) // a hint: nil when there is none
+	res, err := provision.Converge(ctx, c, provision.Input{Plan: in, Previous: previous,
+		Keys: func(ctx context.Context) ([]byte, error) {
+			_, jwks, err := key.wait(ctx)
+			return jwks, err
+		}},
+		provision.Options{DryRun: o.DryRun, Prune: o.Prune, ReplacePublishedKeys: o.ReplacePublishedKeys, WaitTimeout: o.WaitTimeout,
+			Check: func(p *plan.Plan) error {
+				signer, _, err := key.wait(ctx)
+				if err != nil {
+					return err
+				}
+				return o.checkLocal(p, signer)
+			},
+			BeforeWrite: func(ctx context.Context) error {
+				// The key is kept before its public half is published.
+				signer, _, err := key.wait(ctx)
+				if err != nil {
+					return err
+				}
+				if _, err := atomicfs.Write(ctx, o.StateDir, statedir.KeyFiles(o.StateDir, signer)); err != nil {
+					return writeError(err)
+				}
+				return nil
+			}},
+		o.ui())
 	if err != nil {
-		return err
-	}
-	if o.PrivateBucket && dist == nil {
-		p.Changes = append([]plan.Change{{Resource: plan.DistributionResource, Name: "for " + p.Bucket.Name, Action: plan.Create}}, p.Changes...)
-		fmt.Fprintln(o.ErrOut, "  + cloudfront-distribution (new: the issuer URL is its domain, known once it is created)")
-	}
-	printChanges(o.ErrOut, p.Changes)
-	if err := o.checkLocal(p, signer); err != nil {
-		return err
-	}
-	if stale := provision.Stale(p, observed); len(stale) > 0 && !o.Prune {
-		fmt.Fprintf(o.ErrOut, "note: oc sts roles no CredentialsRequest needs any more: %s (--prune deletes them)\n", strings.Join(stale, ", "))
+		return convergeError(ctx, err, "oc sts prepare")
 	}
 	if o.DryRun {
 		if o.Output != "" {
-			return printObject(o.Out, o.Output, p)
-		}
-		return nil
-	}
-	if len(p.Changes) > 0 {
-		if err := checkPermissions(ctx, c, id, p.Changes, o.ErrOut); err != nil {
-			return err
-		}
-		if !o.Yes {
-			if err := confirm(o.In, o.ErrOut, fmt.Sprintf("Apply these %d changes to AWS account %s?", len(p.Changes), id.Account)); err != nil {
+			if err := printObject(o.Out, o.Output, prepareDocument{Plan: res.Plan, Changes: res.Changes}); err != nil {
 				return err
 			}
 		}
-		// The key is kept before its public half is published.
-		if _, err := atomicfs.Write(ctx, o.StateDir, statedir.KeyFiles(o.StateDir, signer)); err != nil {
-			return writeError(err)
+		if o.DetailedExitCode && len(res.Changes) > 0 {
+			return &ExitError{Code: ExitChangesPending, Err: fmt.Errorf("%d changes pending", len(res.Changes)), Quiet: true}
 		}
-		fmt.Fprintln(o.ErrOut, "Applying:")
-		if o.PrivateBucket && dist == nil {
-			// The issuer is the new distribution's domain: plan again with it.
-			if dist, err = provision.CreateDistribution(ctx, c, o.Name, o.Region, p.Bucket.Tags, progressTo(o.ErrOut)); err != nil {
-				return applyError(ctx, err, "oc sts prepare")
-			}
-			in.CloudFrontDomain, in.DistributionARN = dist.Domain, dist.ARN
-			if p, observed, err = o.observe(ctx, c, id, in); err != nil {
-				return applyError(ctx, err, "oc sts prepare")
-			}
-		}
-		if err := provision.Apply(ctx, c, p, observed, p.Changes, progressTo(o.ErrOut)); err != nil {
-			return applyError(ctx, err, "oc sts prepare")
-		}
-	}
-	if dist != nil {
-		if err := provision.WaitDeployed(ctx, c, dist.ID, o.WaitTimeout, progressTo(o.ErrOut)); err != nil {
-			return applyError(ctx, err, "oc sts prepare")
-		}
-	}
-	return o.write(ctx, p, signer)
-}
-
-// observe builds the plan and diffs AWS against it.
-func (o *PrepareOptions) observe(ctx context.Context, c *provision.Clients, id provision.Identity, in plan.Input) (*plan.Plan, *provision.Observed, error) {
-	p, err := plan.Build(in)
-	if err != nil {
-		return nil, nil, err
-	}
-	fmt.Fprintf(o.ErrOut, "Comparing AWS account %s (%s) with the plan for %s...\n", id.Account, id.ARN, p.Issuer.URL)
-	observed, err := provision.Observe(ctx, c, p)
-	if err != nil {
-		return nil, nil, err
-	}
-	for _, w := range observed.Warnings {
-		fmt.Fprintln(o.ErrOut, "warning: "+w)
-	}
-	if p.Changes, err = provision.Diff(p, observed, o.Prune); err != nil {
-		return nil, nil, fmt.Errorf("%w\n(nothing was changed)", err)
-	}
-	if err := o.keepPublishedKeys(p, observed); err != nil {
-		return nil, nil, err
-	}
-	return p, observed, nil
-}
-
-// keepPublishedKeys refuses to replace a published JWKS holding keys this
-// run's signer key is not, unless --replace-published-keys says so.
-func (o *PrepareOptions) keepPublishedKeys(p *plan.Plan, observed *provision.Observed) error {
-	dropped, err := provision.DroppedKeys(p, observed)
-	if err != nil || len(dropped) == 0 {
-		return err
-	}
-	if o.ReplacePublishedKeys {
-		fmt.Fprintf(o.ErrOut, "warning: --replace-published-keys: replacing the published signer keys %s; tokens they signed will be rejected\n", strings.Join(dropped, ", "))
 		return nil
 	}
-	return fmt.Errorf("s3://%s/%s publishes signer keys (kid %s) that this run's key is not: uploading it would make AWS reject every token a running cluster signed with them.\n"+
-		"Run prepare with the key that published them (the install dir or --state-dir of that cluster), choose another --name for a new cluster, "+
-		"or, if no cluster uses them any more, pass --replace-published-keys (to change a running cluster's key, use oc sts rotate-key: it has no such outage).\n(nothing was changed)",
-		p.Bucket.Name, oidckeys.JWKSPath, strings.Join(dropped, ", "))
+	signer, _, err := key.wait(ctx)
+	if err != nil {
+		return err
+	}
+	return o.write(ctx, res.Plan, res.Changes, signer)
 }
 
-// distribution finds the private issuer's distribution and points the plan
-// input at it; until it exists the plan names a placeholder domain.
-func (o *PrepareOptions) distribution(ctx context.Context, c *provision.Clients, in *plan.Input) (*provision.Distribution, error) {
-	if err := provision.PrivateIssuerSupported(o.Region); err != nil {
-		return nil, err
+// ui shows a human dry run's changes on stdout, as its result; -o keeps
+// stdout for the document, and an apply shows them as progress.
+func (o *PrepareOptions) ui() terminalUI {
+	u := terminalUI{in: o.In, errOut: o.ErrOut, yes: o.Yes}
+	if o.DryRun && o.Output == "" {
+		u.plan = o.Out
 	}
-	in.IssuerKind = plan.PrivateCloudFront
-	hint := ""
-	if prev, err := statedir.ReadPlan(o.StateDir); err == nil {
-		hint = prev.Issuer.HostPath
-	}
-	d, err := provision.FindDistribution(ctx, c, o.Name, hint)
-	if err != nil || d == nil {
-		part, _ := plan.PartitionFor(o.Region)
-		in.CloudFrontDomain, in.DistributionARN = "new-distribution.cloudfront.net", "arn:"+part.ID+":cloudfront::"+in.AccountID+":distribution/NEW"
-		return nil, err
-	}
-	in.CloudFrontDomain, in.DistributionARN = d.Domain, d.ARN
-	return d, nil
+	return u
+}
+
+// prepareDocument is prepare's -o json|yaml: the plan (its fields inline,
+// as plan.json has them) and, online, the changes found.
+type prepareDocument struct {
+	*plan.Plan
+	Changes []provision.Change `json:"changes,omitempty"`
 }

@@ -14,6 +14,8 @@ import (
 type ExitError struct {
 	Code int
 	Err  error
+	// Quiet: the output already said it all (prepare --detailed-exitcode's 2).
+	Quiet bool
 }
 
 func (e *ExitError) Error() string { return e.Err.Error() }
@@ -22,6 +24,16 @@ func (e *ExitError) Unwrap() error { return e.Err }
 // ExitInterrupted is the exit code of a run stopped by SIGINT or SIGTERM,
 // as shells report a command ended by Ctrl-C.
 const ExitInterrupted = 130
+
+// ExitChangesPending is prepare --dry-run --detailed-exitcode's exit code
+// when AWS does not match the plan, as `terraform plan -detailed-exitcode`.
+const ExitChangesPending = 2
+
+// Quiet says whether err needs no message: its command's output said it.
+func Quiet(err error) bool {
+	var ee *ExitError
+	return errors.As(err, &ee) && ee.Quiet
+}
 
 // ExitCode maps an error returned by the command tree to a process exit code.
 func ExitCode(err error) int {
@@ -54,6 +66,7 @@ func NewRootCmd(streams genericiooptions.IOStreams) *cobra.Command {
 	cmd.SetIn(streams.In)
 	cmd.SetOut(streams.Out)
 	cmd.SetErr(streams.ErrOut)
+	withFlagGroups(cmd)
 	cmd.AddCommand(
 		NewPrepareCmd(streams),
 		NewVerifyCmd(streams),

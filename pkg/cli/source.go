@@ -2,7 +2,6 @@ package cli
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 
@@ -23,16 +22,13 @@ func (o *PrepareOptions) credentialsRequests(ctx context.Context) ([]credreq.Fil
 		return files, 0, err
 	}
 	found := installer.Release{PullSpec: o.ReleaseImage, Source: "--release-image"}
-	if found.PullSpec == "" && o.Hive {
-		return nil, 0, errors.New("--hive has no install dir to find the release in: give --release-image or --credentials-requests-dir")
-	}
 	if found.PullSpec == "" {
 		var err error
-		if found, err = o.discoverRelease(ctx); err != nil {
+		if found, err = o.target.release(ctx, o); err != nil {
 			return nil, 0, err
 		}
 	}
-	cfg := o.installConfig()
+	cfg := o.target.installConfig()
 	auth, err := authSources(o.RegistryConfig, cfg)
 	if err != nil {
 		return nil, 0, err
@@ -90,12 +86,4 @@ func mirrors(in []installconfig.Mirror) []releaseimage.Mirror {
 		out = append(out, releaseimage.Mirror{Source: m.Source, Mirrors: m.Mirrors, NeverContactSource: m.SourcePolicy == "NeverContactSource"})
 	}
 	return out
-}
-
-// installConfig is the install dir's, or an empty one (--hive has no install dir).
-func (o *PrepareOptions) installConfig() *installconfig.Config {
-	if o.installDir == nil {
-		return &installconfig.Config{}
-	}
-	return o.installDir.Config
 }

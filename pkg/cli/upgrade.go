@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 
 	configv1 "github.com/openshift/api/config/v1"
 	"github.com/spf13/cobra"
@@ -15,6 +14,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/oc-sts/oc-sts/pkg/awsid"
 	"github.com/oc-sts/oc-sts/pkg/clustercheck"
 	"github.com/oc-sts/oc-sts/pkg/credreq"
 	"github.com/oc-sts/oc-sts/pkg/plan"
@@ -41,6 +41,7 @@ type UpgradeOptions struct {
 	Output                        string
 	Verbose                       bool
 	awsFlags
+	changeFlags
 
 	kube kubernetes.Interface
 	dyn  dynamic.Interface
@@ -87,12 +88,11 @@ Manual-mode cluster needs before a minor upgrade.`,
 	f.StringVarP(&o.RegistryConfig, "registry-config", "a", "", "Pull secret for the release image (default: $REGISTRY_AUTH_FILE, the cluster's pull secret, docker/podman defaults).")
 	f.BoolVar(&o.Insecure, "insecure", false, "Allow a plain-HTTP or unverified-TLS registry.")
 	f.BoolVar(&o.Apply, "apply", false, "Make the changes, check again, then set the upgradeable-to annotation.")
-	f.BoolVar(&o.DryRun, "dry-run", false, "With --apply: show the exact AWS changes and stop.")
-	f.BoolVarP(&o.Yes, "yes", "y", false, "Apply without asking (required when stdin is not a terminal).")
 	f.BoolVar(&o.Prune, "prune", false, "With --apply: delete oc sts roles of CredentialsRequests the target no longer has.")
 	f.StringVar(&o.Name, "name", "", "The name prepare used (default: from the roles' ownership tags).")
 	f.StringVar(&o.Region, "region", "", "AWS region (default: the cluster's Infrastructure).")
-	f.StringVar(&o.Profile, "profile", "", "AWS shared-config profile.")
+	o.awsFlags.Bind(cmd)
+	o.changeFlags.Bind(cmd) // with --apply
 	f.BoolVarP(&o.Verbose, "verbose", "v", false, "List every CredentialsRequest of the target, included or not and why, and what decided each feature gate and capability.")
 	addOutputFlag(cmd, &o.Output)
 	return cmd
@@ -166,7 +166,7 @@ func (o *UpgradeOptions) Run(ctx context.Context) error {
 	if o.Region == "" {
 		o.Region = clustercheck.ReadRegion(ctx, o.dyn)
 	}
-	c, id, err := connect(ctx, o.Profile, o.Region, "")
+	c, id, err := connect(ctx, o.Profile, o.Region)
 	if err != nil {
 		return err
 	}
@@ -189,7 +189,7 @@ func (o *UpgradeOptions) Run(ctx context.Context) error {
 		return err
 	}
 	if o.Apply && !report.Safe {
-		if report.Applied, err = o.apply(ctx, c, id, cluster, roles, sel.Requests); err != nil {
+		if report.Applied, err = o.apply(ctx, c, cluster, roles, sel.Requests); err != nil {
 			o.print(report)
 			return &ExitError{Code: 1, Err: fmt.Errorf("%w\nthe upgradeable-to annotation was not set", err)}
 		}
@@ -225,11 +225,11 @@ func (o *UpgradeOptions) observe(ctx context.Context, c *provision.Clients, id p
 	if err != nil {
 		return cluster, upgrade.Live{}, err
 	}
-	host := strings.TrimPrefix(cluster.Issuer, "https://")
+	host := awsid.IssuerHost(cluster.Issuer)
 	if host == "" {
 		return cluster, upgrade.Live{}, errors.New("the cluster has no service-account issuer (Authentication cluster): it is not an STS cluster; oc sts verify says more")
 	}
-	live := upgrade.Live{Requests: cluster.Requests, ProviderARN: fmt.Sprintf("arn:%s:iam::%s:oidc-provider/%s", id.Partition, id.Account, host), IssuerHost: host,
+	live := upgrade.Live{Requests: cluster.Requests, ProviderARN: awsid.ProviderARN(id.Partition, id.Account, host), IssuerHost: host,
 		Namespaces: map[string]bool{}, Prepared: map[string]clustercheck.Request{}}
 	if err := o.readPrepared(ctx, live, cluster, target); err != nil {
 		return cluster, live, err
@@ -238,7 +238,7 @@ func (o *UpgradeOptions) observe(ctx context.Context, c *provision.Clients, id p
 	for _, r := range live.Prepared {
 		withPrepared = append(withPrepared, r)
 	}
-	facts, err := clustercheck.ReadAWS(ctx, c, live.ProviderARN, withPrepared)
+	facts, err := clustercheck.ReadAWS(ctx, c.IAM, live.ProviderARN, withPrepared)
 	if err != nil {
 		return cluster, live, err
 	}
@@ -274,9 +274,10 @@ func (o *UpgradeOptions) readPrepared(ctx context.Context, live upgrade.Live, cl
 	return nil
 }
 
-// apply converges the roles with prepare's engine, then the Secrets; the
-// annotation waits for a check after it.
-func (o *UpgradeOptions) apply(ctx context.Context, c *provision.Clients, id provision.Identity, cluster clustercheck.ClusterFacts, roles map[string]*clustercheck.Role, target []credreq.Request) ([]plan.Change, error) {
+// apply converges the roles with prepare's engine against the cluster's
+// issuer and provider, then the Secrets; the annotation waits for a check
+// after it.
+func (o *UpgradeOptions) apply(ctx context.Context, c *provision.Clients, cluster clustercheck.ClusterFacts, roles map[string]*clustercheck.Role, target []credreq.Request) ([]provision.Change, error) {
 	name := o.Name
 	if name == "" {
 		name = ownerName(roles)
@@ -285,69 +286,30 @@ func (o *UpgradeOptions) apply(ctx context.Context, c *provision.Clients, id pro
 		return nil, errors.New("cannot tell which name oc sts prepare used (no role carries an ownership tag): give --name, or apply the changes listed by hand")
 	}
 	jwks, _ := json.Marshal(cluster.JWKS)
-	in := plan.Input{Name: name, AccountID: id.Account, Region: o.Region, Requests: target, JWKS: jwks}
-	host := strings.TrimPrefix(cluster.Issuer, "https://")
-	if strings.HasSuffix(host, ".cloudfront.net") || strings.HasSuffix(host, ".cloudfront.cn") {
-		d, err := provision.FindDistribution(ctx, c, name, host)
-		if err != nil || d == nil {
-			return nil, fmt.Errorf("no CloudFront distribution of %s serves %s: %v", name, cluster.Issuer, err)
-		}
-		in.IssuerKind, in.CloudFrontDomain, in.DistributionARN = plan.PrivateCloudFront, d.Domain, d.ARN
+	in := provision.Input{
+		Plan:   plan.Input{Name: name, Region: o.Region, Requests: target, JWKS: jwks, BucketHost: bucketHost(o.Region, name)},
+		Issuer: cluster.Issuer,
+		Only:   []provision.Resource{provision.RoleResource}, // the issuer, bucket and provider are prepare's
 	}
-	p, err := plan.Build(in)
+	res, err := provision.Converge(ctx, c, in, provision.Options{DryRun: o.DryRun, Prune: o.Prune}, terminalUI{in: o.In, errOut: o.ErrOut, yes: o.Yes})
 	if err != nil {
-		return nil, err
+		return nil, convergeError(ctx, err, "oc sts upgrade-check --apply")
 	}
-	if p.Issuer.URL != cluster.Issuer {
-		return nil, fmt.Errorf("the cluster's issuer %s is not the one oc sts prepare --name %s makes (%s): apply the changes listed by hand", cluster.Issuer, name, p.Issuer.URL)
-	}
-	observed, err := provision.Observe(ctx, c, p)
-	if err != nil {
-		return nil, err
-	}
-	all, err := provision.Diff(p, observed, o.Prune)
-	if err != nil {
-		return nil, err
-	}
-	var changes []plan.Change // the issuer, bucket and provider are prepare's: the upgrade changes roles only
-	for _, ch := range all {
-		if ch.Resource == plan.RoleResource {
-			changes = append(changes, ch)
-		}
-	}
-	printChanges(o.ErrOut, changes)
 	if o.DryRun {
-		return changes, nil
+		return res.Changes, nil
 	}
-	if len(changes) > 0 {
-		if err := checkPermissions(ctx, c, id, changes, o.ErrOut); err != nil {
-			return nil, err
-		}
-		if !o.Yes {
-			if err := confirm(o.In, o.ErrOut, fmt.Sprintf("Apply these %d changes to AWS account %s?", len(changes), id.Account)); err != nil {
-				return nil, err
-			}
-		}
-		if err := provision.Apply(ctx, c, p, observed, changes, progressTo(o.ErrOut)); err != nil {
-			return nil, applyError(ctx, err, "oc sts upgrade-check --apply")
-		}
-	}
-	if err := upgrade.EnsureSecrets(ctx, o.kube, p.Roles, progressTo(o.ErrOut)); err != nil {
+	if err := upgrade.EnsureSecrets(ctx, o.kube, res.Plan.Roles, progressTo(o.ErrOut)); err != nil {
 		return nil, applyError(ctx, err, "oc sts upgrade-check --apply")
 	}
-	return changes, nil
+	return res.Changes, nil
 }
 
 // ownerName is the name in the ownership tag of the cluster's roles.
 func ownerName(roles map[string]*clustercheck.Role) string {
-	const prefix = "openshift.io/cloud-credential-operator/"
 	for _, r := range roles {
-		if r == nil {
-			continue
-		}
-		for k, v := range r.Tags {
-			if strings.HasPrefix(k, prefix) && v == plan.OwnedValue {
-				return strings.TrimPrefix(k, prefix)
+		if r != nil {
+			if name := awsid.Owner(r.Tags); name != "" {
+				return name
 			}
 		}
 	}

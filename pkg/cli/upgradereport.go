@@ -6,21 +6,21 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/oc-sts/oc-sts/pkg/plan"
+	"github.com/oc-sts/oc-sts/pkg/provision"
 	"github.com/oc-sts/oc-sts/pkg/upgrade"
 )
 
 // upgradeReport is upgrade-check's -o json|yaml document.
 type upgradeReport struct {
-	APIVersion     string            `json:"apiVersion"`
-	Kind           string            `json:"kind"`
-	CurrentVersion string            `json:"currentVersion"`
-	TargetVersion  string            `json:"targetVersion"`
-	Safe           bool              `json:"safe"`
-	Findings       []upgrade.Finding `json:"findings"`
-	Applied        []plan.Change     `json:"applied,omitempty"`
-	UpgradeableTo  annotationReport  `json:"upgradeableTo"`
-	Warnings       []string          `json:"warnings,omitempty"`
+	APIVersion     string             `json:"apiVersion"`
+	Kind           string             `json:"kind"`
+	CurrentVersion string             `json:"currentVersion"`
+	TargetVersion  string             `json:"targetVersion"`
+	Safe           bool               `json:"safe"`
+	Findings       []upgrade.Finding  `json:"findings"`
+	Applied        []provision.Change `json:"applied,omitempty"`
+	UpgradeableTo  annotationReport   `json:"upgradeableTo"`
+	Warnings       []string           `json:"warnings,omitempty"`
 }
 
 // annotationReport is the upgradeable-to annotation after the run.

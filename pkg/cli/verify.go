@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -13,6 +12,7 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/oc-sts/oc-sts/pkg/awsid"
 	"github.com/oc-sts/oc-sts/pkg/clustercheck"
 	"github.com/oc-sts/oc-sts/pkg/operator"
 	"github.com/oc-sts/oc-sts/pkg/plan"
@@ -24,8 +24,8 @@ type VerifyOptions struct {
 	ConfigFlags   *genericclioptions.ConfigFlags
 	TokenExchange bool
 	Region        string
-	Profile       string
 	Output        string
+	awsFlags
 
 	kube kubernetes.Interface
 	dyn  dynamic.Interface
@@ -59,7 +59,7 @@ nothing; it exits 0 only when no check FAILs.`,
 	o.ConfigFlags.AddFlags(cmd.Flags())
 	cmd.Flags().BoolVar(&o.TokenExchange, "token-exchange", false, "Also exchange a service-account token for each role at STS.")
 	cmd.Flags().StringVar(&o.Region, "region", "", "AWS region (default: the cluster's Infrastructure, then the AWS configuration).")
-	cmd.Flags().StringVar(&o.Profile, "profile", "", "AWS shared-config profile.")
+	o.awsFlags.Bind(cmd)
 	addOutputFlag(cmd, &o.Output)
 	return cmd
 }
@@ -113,12 +113,12 @@ func (o *VerifyOptions) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	host := strings.TrimPrefix(f.Cluster.Issuer, "https://")
+	host := awsid.IssuerHost(f.Cluster.Issuer)
 	if f.Cluster.Issuer != "" {
 		fmt.Fprintf(o.ErrOut, "Fetching %s anonymously, reading AWS account %s...\n", f.Cluster.Issuer, id.Account)
 		f.Published = clustercheck.FetchPublished(ctx, f.Cluster.Issuer)
 	}
-	providerARN := fmt.Sprintf("arn:%s:iam::%s:oidc-provider/%s", id.Partition, id.Account, host)
+	providerARN := awsid.ProviderARN(id.Partition, id.Account, host)
 	subs, err := operator.ListSubscriptions(ctx, o.dyn)
 	if err != nil {
 		return err
@@ -128,7 +128,7 @@ func (o *VerifyOptions) Run(ctx context.Context) error {
 	for _, w := range wired {
 		wiredARNs = append(wiredARNs, w.ARN)
 	}
-	if f.AWS, err = clustercheck.ReadAWS(ctx, c, providerARN, f.Cluster.Requests, wiredARNs...); err != nil {
+	if f.AWS, err = clustercheck.ReadAWS(ctx, c.IAM, providerARN, f.Cluster.Requests, wiredARNs...); err != nil {
 		return err
 	}
 	// A day-2 operator's role trusts the service accounts oc sts operator

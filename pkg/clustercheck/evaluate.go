@@ -4,18 +4,21 @@ import (
 	"crypto"
 	_ "crypto/sha256"
 	"fmt"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"slices"
 	"strings"
 
 	"github.com/go-jose/go-jose/v4"
 	ccov1 "github.com/openshift/cloud-credential-operator/pkg/apis/cloudcredential/v1"
 
+	"github.com/oc-sts/oc-sts/pkg/awsid"
 	"github.com/oc-sts/oc-sts/pkg/iampolicy"
+	"github.com/oc-sts/oc-sts/pkg/oidckeys"
 	"github.com/oc-sts/oc-sts/pkg/plan"
 )
 
 const (
-	audience   = "openshift"
+	audience   = awsid.Audience
 	prepareFix = "run oc sts prepare (or oc sts upgrade-check --apply) with this cluster's install dir: it restores it"
 )
 
@@ -55,7 +58,7 @@ func Evaluate(f Facts) []Result {
 		providerOK = true
 		add(CheckProvider, f.AWS.ProviderARN, Pass, "exists with client ID "+audience, "")
 	}
-	host := strings.TrimPrefix(c.Issuer, "https://")
+	host := awsid.IssuerHost(c.Issuer)
 	for _, r := range c.Requests {
 		object := "credentialsrequest " + r.Key()
 		roleFix := fixFor(r)
@@ -94,19 +97,22 @@ func Evaluate(f Facts) []Result {
 	return out
 }
 
-// RoleARNProblem says why arn is not a role of the account and partition
-// of providerARN (arn:PARTITION:iam::ACCOUNT:oidc-provider/...), or "": a
-// role of another account must not be judged by its name in this one.
-func RoleARNProblem(arn, providerARN string) string {
-	want := strings.SplitN(providerARN, ":", 6)
-	got := strings.SplitN(arn, ":", 6)
+// RoleARNProblem says why roleARN is not a role of the account and
+// partition of providerARN, or "": a role of another account must not be
+// judged by its name in this one.
+func RoleARNProblem(roleARN, providerARN string) string {
+	got, err := arn.Parse(roleARN)
 	switch {
-	case len(got) != 6 || got[0] != "arn" || got[2] != "iam" || got[3] != "" || !strings.HasPrefix(got[5], "role/"):
-		return fmt.Sprintf("%q, which is not an IAM role ARN", arn)
-	case len(want) == 6 && got[1] != want[1]:
-		return fmt.Sprintf("a role of partition %s, the cluster's AWS account is in %s", got[1], want[1])
-	case len(want) == 6 && got[4] != want[4]:
-		return fmt.Sprintf("a role of account %s, not of account %s where the cluster's OIDC provider is: the provider cannot vouch for it; run verify with that account's credentials, or fix the Secret", got[4], want[4])
+	case err != nil || got.Service != "iam" || got.Region != "" || !strings.HasPrefix(got.Resource, "role/"):
+		return fmt.Sprintf("%q, which is not an IAM role ARN", roleARN)
+	}
+	want, err := arn.Parse(providerARN)
+	switch {
+	case err != nil:
+	case got.Partition != want.Partition:
+		return fmt.Sprintf("a role of partition %s, the cluster's AWS account is in %s", got.Partition, want.Partition)
+	case got.AccountID != want.AccountID:
+		return fmt.Sprintf("a role of account %s, not of account %s where the cluster's OIDC provider is: the provider cannot vouch for it; run verify with that account's credentials, or fix the Secret", got.AccountID, want.AccountID)
 	}
 	return ""
 }
@@ -135,18 +141,18 @@ func evaluateIssuer(issuer string, pub Published, add func(check, object string,
 	add(CheckIssuer, object, Pass, issuer, "")
 	switch {
 	case pub.DiscoveryErr != nil:
-		add(CheckDiscovery, issuer+"/.well-known/openid-configuration", Fail, "not anonymously readable: "+pub.DiscoveryErr.Error(),
+		add(CheckDiscovery, issuer+"/"+oidckeys.DiscoveryPath, Fail, "not anonymously readable: "+pub.DiscoveryErr.Error(),
 			"the issuer must be readable by anyone over HTTPS (STS fetches it): "+prepareFix)
 		return false
 	case pub.Issuer != issuer:
-		add(CheckDiscovery, issuer+"/.well-known/openid-configuration", Fail, fmt.Sprintf("names issuer %q, the cluster signs for %q", pub.Issuer, issuer),
+		add(CheckDiscovery, issuer+"/"+oidckeys.DiscoveryPath, Fail, fmt.Sprintf("names issuer %q, the cluster signs for %q", pub.Issuer, issuer),
 			"publish the discovery document of "+issuer+": "+prepareFix)
 		return false
 	case pub.JWKSErr != nil:
 		add(CheckDiscovery, "jwks_uri", Fail, "the key set is not anonymously readable: "+pub.JWKSErr.Error(), prepareFix)
 		return false
 	}
-	add(CheckDiscovery, issuer+"/.well-known/openid-configuration", Pass, "published, issuer matches", "")
+	add(CheckDiscovery, issuer+"/"+oidckeys.DiscoveryPath, Pass, "published, issuer matches", "")
 	return true
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/go-jose/go-jose/v4"
@@ -25,9 +26,13 @@ func trust(cond string) string {
 
 var exact = trust(`{"StringEquals":{"` + host + `:sub":["system:serviceaccount:ns:sa"],"` + host + `:aud":"openshift"}}`)
 
+// clusterKey is the cluster's signer key of every case: generated once (a
+// second each), as no case depends on which key it is.
+var clusterKey = sync.OnceValues(func() (*rsa.PrivateKey, error) { return rsa.GenerateKey(rand.Reader, 2048) })
+
 // good is a cluster whose every link holds.
 func good(t *testing.T) Facts {
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	key, err := clusterKey()
 	if err != nil {
 		t.Fatal(err)
 	}

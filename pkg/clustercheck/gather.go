@@ -1,7 +1,6 @@
 package clustercheck
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -10,6 +9,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/arn"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	ccov1 "github.com/openshift/cloud-credential-operator/pkg/apis/cloudcredential/v1"
 	authv1 "k8s.io/api/authentication/v1"
@@ -21,8 +21,11 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/oc-sts/oc-sts/pkg/awsid"
+	"github.com/oc-sts/oc-sts/pkg/awsread"
 	"github.com/oc-sts/oc-sts/pkg/limits"
-	"github.com/oc-sts/oc-sts/pkg/provision"
+	"github.com/oc-sts/oc-sts/pkg/oidckeys"
+	"github.com/oc-sts/oc-sts/pkg/stsmanifests"
 )
 
 // CloudCredentialGVR is the cloud credential operator's config (singleton "cluster").
@@ -107,7 +110,7 @@ func awsRequest(item unstructured.Unstructured) (Request, bool, error) {
 		ServiceAccounts: cr.Spec.ServiceAccountNames, Statements: spec.StatementEntries, STSRoleARN: spec.STSIAMRoleARN, Payload: IsPayload(cr.Annotations)}, true, nil
 }
 
-// ReadSecret reads the ini-style credentials key of a credentials Secret.
+// ReadSecret reads the credentials key of a credentials Secret.
 func ReadSecret(ctx context.Context, kube kubernetes.Interface, ns, name string) (Secret, error) {
 	sec, err := kube.CoreV1().Secrets(ns).Get(ctx, name, metav1.GetOptions{})
 	if apierrors.IsNotFound(err) {
@@ -118,28 +121,13 @@ func ReadSecret(ctx context.Context, kube kubernetes.Interface, ns, name string)
 	}
 	s := Secret{Found: true}
 	_, s.StaticKeys = sec.Data["aws_access_key_id"]
-	creds, ok := sec.Data["credentials"]
+	creds, ok := sec.Data[stsmanifests.CredentialsKey]
 	if !ok {
 		s.Unparseable = true
 		return s, nil
 	}
-	sc := bufio.NewScanner(strings.NewReader(string(creds)))
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), "=")
-		if !ok {
-			continue
-		}
-		switch strings.TrimSpace(k) {
-		case "role_arn":
-			s.RoleARN = strings.TrimSpace(v)
-		case "web_identity_token_file":
-			s.TokenFile = strings.TrimSpace(v)
-		case "sts_regional_endpoints":
-			s.Regional = strings.TrimSpace(v) == "regional"
-		case "aws_access_key_id", "aws_secret_access_key":
-			s.StaticKeys = true
-		}
-	}
+	c := stsmanifests.ParseCredentials(string(creds))
+	s.RoleARN, s.TokenFile, s.Regional, s.StaticKeys = c.RoleARN, c.TokenFile, c.Regional, s.StaticKeys || c.StaticKeys
 	return s, nil
 }
 
@@ -151,7 +139,7 @@ func FetchPublished(ctx context.Context, issuer string) Published {
 		Issuer  string `json:"issuer"`
 		JWKSURI string `json:"jwks_uri"`
 	}
-	if p.DiscoveryErr = fetchJSON(ctx, issuer+"/.well-known/openid-configuration", &disco); p.DiscoveryErr != nil {
+	if p.DiscoveryErr = fetchJSON(ctx, issuer+"/"+oidckeys.DiscoveryPath, &disco); p.DiscoveryErr != nil {
 		return p
 	}
 	p.Issuer = disco.Issuer
@@ -189,9 +177,9 @@ func fetchJSON(ctx context.Context, url string, into any) error {
 
 // ReadAWS reads the provider and the roles the Secrets name, and the
 // roles of more ARNs (those Subscriptions give day-2 operators).
-func ReadAWS(ctx context.Context, c *provision.Clients, providerARN string, requests []Request, more ...string) (AWSFacts, error) {
+func ReadAWS(ctx context.Context, c awsread.IAM, providerARN string, requests []Request, more ...string) (AWSFacts, error) {
 	f := AWSFacts{ProviderARN: providerARN, Roles: map[string]*Role{}}
-	p, err := provision.ReadProvider(ctx, c, providerARN)
+	p, err := awsread.ReadProvider(ctx, c, providerARN)
 	if err != nil {
 		return f, err
 	}
@@ -215,8 +203,10 @@ func ReadAWS(ctx context.Context, c *provision.Clients, providerARN string, requ
 	return f, nil
 }
 
-func readRole(ctx context.Context, c *provision.Clients, arn string) (*Role, error) {
-	state, ok, err := provision.ReadRole(ctx, c, arn[strings.LastIndex(arn, "/")+1:])
+// readRole reads the role of an ARN RoleARNProblem accepts.
+func readRole(ctx context.Context, c awsread.IAM, roleARN string) (*Role, error) {
+	a, _ := arn.Parse(roleARN)
+	state, ok, err := awsread.ReadRole(ctx, c, a.Resource[strings.LastIndex(a.Resource, "/")+1:])
 	if err != nil || !ok {
 		return nil, err
 	}
@@ -225,24 +215,29 @@ func readRole(ctx context.Context, c *provision.Clients, arn string) (*Role, err
 		role.Policies = append(role.Policies, doc)
 	}
 	for _, p := range state.Attached {
-		doc, err := provision.PolicyDocument(ctx, c, p)
+		doc, err := awsread.PolicyDocument(ctx, c, p)
 		if err != nil {
 			return nil, err
 		}
 		role.Policies = append(role.Policies, doc)
 	}
 	if state.Boundary != "" {
-		if role.Boundary, err = provision.PolicyDocument(ctx, c, state.Boundary); err != nil {
+		if role.Boundary, err = awsread.PolicyDocument(ctx, c, state.Boundary); err != nil {
 			return nil, err
 		}
 	}
 	return role, nil
 }
 
+// WebIdentity is the STS call a token exchange makes.
+type WebIdentity interface {
+	AssumeRoleWithWebIdentity(context.Context, *sts.AssumeRoleWithWebIdentityInput, ...func(*sts.Options)) (*sts.AssumeRoleWithWebIdentityOutput, error)
+}
+
 // ExchangeTokens gets a token of each request's first service account for
 // the openshift audience and trades it at STS for the Secret's role: what
 // the operator's pods do. Tokens and credentials are neither kept nor shown.
-func ExchangeTokens(ctx context.Context, kube kubernetes.Interface, stsClient *sts.Client, requests []Request) map[string]error {
+func ExchangeTokens(ctx context.Context, kube kubernetes.Interface, stsClient WebIdentity, requests []Request) map[string]error {
 	out := map[string]error{}
 	for _, r := range requests {
 		if r.Secret.RoleARN == "" || len(r.ServiceAccounts) == 0 {
@@ -250,7 +245,7 @@ func ExchangeTokens(ctx context.Context, kube kubernetes.Interface, stsClient *s
 		}
 		exp := int64(600)
 		tok, err := kube.CoreV1().ServiceAccounts(r.SecretNamespace).CreateToken(ctx, r.ServiceAccounts[0],
-			&authv1.TokenRequest{Spec: authv1.TokenRequestSpec{Audiences: []string{audience}, ExpirationSeconds: &exp}}, metav1.CreateOptions{})
+			&authv1.TokenRequest{Spec: authv1.TokenRequestSpec{Audiences: []string{awsid.Audience}, ExpirationSeconds: &exp}}, metav1.CreateOptions{})
 		if err != nil {
 			out[r.Key()] = fmt.Errorf("TokenRequest for %s/%s: %w", r.SecretNamespace, r.ServiceAccounts[0], err)
 			continue

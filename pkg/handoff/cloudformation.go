@@ -11,6 +11,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/oc-sts/oc-sts/pkg/awsid"
 	"github.com/oc-sts/oc-sts/pkg/plan"
 )
 
@@ -89,12 +90,13 @@ func render(p *plan.Plan, full bool) ([]byte, error) {
 		what = "stage 1 of 2, the private OIDC issuer's bucket and CloudFront distribution"
 	}
 	t.Description = fmt.Sprintf("oc sts: %s of OpenShift cluster %s (AWS account %s, %s), from its plan.", what, p.Name, p.AccountID, p.Region)
-	block := p.Bucket.PublicAccessBlock()
+	block := p.Bucket.PublicAccessBlock
 	t.Resources[bucketID] = resource{Type: "AWS::S3::Bucket", Properties: map[string]any{
 		"BucketName":        p.Bucket.Name,
 		"OwnershipControls": map[string]any{"Rules": []any{map[string]any{"ObjectOwnership": "BucketOwnerEnforced"}}},
 		"PublicAccessBlockConfiguration": map[string]any{
-			"BlockPublicAcls": block[0], "IgnorePublicAcls": block[1], "BlockPublicPolicy": block[2], "RestrictPublicBuckets": block[3],
+			"BlockPublicAcls": block.BlockPublicAcls, "IgnorePublicAcls": block.IgnorePublicAcls,
+			"BlockPublicPolicy": block.BlockPublicPolicy, "RestrictPublicBuckets": block.RestrictPublicBuckets,
 		},
 		"Tags": awsTags(p.Bucket.Tags),
 	}}
@@ -146,33 +148,33 @@ func render(p *plan.Plan, full bool) ([]byte, error) {
 // distribution adds a private issuer's origin access control and
 // distribution, as prepare creates them, and their outputs.
 func distribution(t *template, p *plan.Plan) error {
-	origin, err := plan.S3Host(p.Bucket.Region, p.Bucket.Name)
-	if err != nil {
-		return err
+	d := p.Distribution
+	if d == nil {
+		return fmt.Errorf("the plan of %s has no CloudFront distribution for its private issuer", p.Name)
 	}
 	t.Resources[oacID] = resource{Type: "AWS::CloudFront::OriginAccessControl", Properties: map[string]any{
 		"OriginAccessControlConfig": map[string]any{
-			"Name": plan.OACName(p.Name), "Description": plan.OACDescription(p.Name),
+			"Name": d.OriginAccessControl, "Description": plan.OACDescription(p.Name),
 			"OriginAccessControlOriginType": "s3", "SigningBehavior": "always", "SigningProtocol": "sigv4",
 		},
 	}}
 	t.Resources[distributionID] = resource{Type: "AWS::CloudFront::Distribution", Properties: map[string]any{
 		"DistributionConfig": map[string]any{
-			"Comment": plan.DistributionComment(p.Name),
+			"Comment": d.Comment,
 			"Enabled": true,
 			"Origins": []any{map[string]any{
-				"Id": plan.DistributionOriginID, "DomainName": origin, "OriginAccessControlId": getAtt(oacID, "Id"),
+				"Id": plan.DistributionOriginID, "DomainName": d.OriginDomain, "OriginAccessControlId": getAtt(oacID, "Id"),
 				"S3OriginConfig": map[string]any{"OriginAccessIdentity": ""},
 			}},
 			"DefaultCacheBehavior": map[string]any{
-				"TargetOriginId": plan.DistributionOriginID, "ViewerProtocolPolicy": "https-only", "CachePolicyId": plan.CachingOptimizedPolicyID,
+				"TargetOriginId": plan.DistributionOriginID, "ViewerProtocolPolicy": "https-only", "CachePolicyId": d.CachePolicyID,
 			},
 		},
 		"Tags": awsTags(p.Bucket.Tags),
 	}}
 	t.Outputs["CloudFrontDomain"] = output{Description: "The distribution's domain: the issuer is https://<it> (oc sts prepare --cloudfront-domain).", Value: getAtt(distributionID, "DomainName")}
 	t.Outputs["DistributionArn"] = output{Description: "The distribution's ARN (oc sts prepare --distribution-arn).",
-		Value: map[string]any{"Fn::Sub": "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${" + distributionID + "}"}}
+		Value: map[string]any{"Fn::Sub": awsid.DistributionARNPrefix("${AWS::Partition}", "${AWS::AccountId}") + "${" + distributionID + "}"}}
 	return nil
 }
 

@@ -33,6 +33,9 @@ func privatePlan(t *testing.T) *plan.Plan {
 // linter, its resource schemas): public and private issuer, both stages of
 // the private one, with a role path, a permissions boundary and user tags.
 func TestTemplatesPassCfnLint(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: runs cfn-lint")
+	}
 	lint, err := awsworld.FindPythonTool("cfn-lint", "cfn-lint (pip package cfn-lint)")
 	if err != nil {
 		t.Fatal(err)

@@ -34,7 +34,8 @@ func fixturePlan(t *testing.T, edit func(*plan.Input)) *plan.Plan {
 	if err != nil {
 		t.Fatal(err)
 	}
-	input := plan.Input{Name: "mycluster", AccountID: "123456789012", Region: "us-east-2", Requests: sel.Requests, JWKS: []byte(`{"keys":[]}`)}
+	input := plan.Input{Name: "mycluster", AccountID: "123456789012", Region: "us-east-2", Requests: sel.Requests, JWKS: []byte(`{"keys":[]}`),
+		BucketHost: "mycluster-oidc.s3.us-east-2.amazonaws.com"}
 	if edit != nil {
 		edit(&input)
 	}

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/oc-sts/oc-sts/pkg/awsid"
 	"github.com/oc-sts/oc-sts/pkg/oidckeys"
 	"github.com/oc-sts/oc-sts/pkg/plan"
 )
@@ -53,8 +54,8 @@ func header(p *plan.Plan, name, purpose string, usage ...string) *script {
 	s.line("REGION=" + Quote(p.Region))
 	s.line("ISSUER=" + Quote(p.Issuer.URL))
 	s.line("BUCKET=" + Quote(p.Bucket.Name))
-	s.line("OWNED_KEY=" + Quote(plan.OwnershipTagKey(p.Name)))
-	s.line("OWNED=" + Quote(toJSON(awsTag(plan.Tag{Key: plan.OwnershipTagKey(p.Name), Value: plan.OwnedValue}))))
+	s.line("OWNED_KEY=" + Quote(awsid.OwnershipTagKey(p.Name)))
+	s.line("OWNED=" + Quote(toJSON(awsTag(plan.Tag{Key: awsid.OwnershipTagKey(p.Name), Value: awsid.OwnedValue}))))
 	s.line("TAGS=" + Quote(tagsJSON(p.Bucket.Tags)))
 	s.line()
 	s.WriteString(commonLib)
@@ -72,7 +73,7 @@ func applyScript(p *plan.Plan, files map[string][]byte) []byte {
 		"(the CLI's usual ones: AWS_PROFILE, ...) are not for account "+comment(p.AccountID)+", and when a name",
 		"is taken by something oc sts does not own, S3 Block Public Access refuses the issuer or",
 		"the bucket publishes other signer keys. Then it changes only what differs, only on",
-		"resources tagged "+comment(plan.OwnershipTagKey(p.Name))+"=owned, and deletes nothing: a re-run",
+		"resources tagged "+comment(awsid.OwnershipTagKey(p.Name))+"=owned, and deletes nothing: a re-run",
 		"finishes an interrupted run or converges a changed plan; with nothing to change it",
 		"changes nothing. --dry-run lists the changes (+ create, ~ update) and stops.",
 		"Needs bash and the AWS CLI v1 or v2; "+DeleteScript+" removes what it made.")
@@ -80,7 +81,7 @@ func applyScript(p *plan.Plan, files map[string][]byte) []byte {
 	s.line()
 	s.line("# The plan.")
 	files[BucketPolicyFile] = p.Bucket.Policy
-	s.line("bucket", Quote(p.Bucket.Name), tagsArg(p, p.Bucket.Tags), Quote(blockWords(p.Bucket.PublicAccessBlock())), BucketPolicyFile)
+	s.line("bucket", Quote(p.Bucket.Name), tagsArg(p, p.Bucket.Tags), Quote(blockWords(p.Bucket.PublicAccessBlock)), BucketPolicyFile)
 	for _, o := range p.Bucket.Objects {
 		f := objectFile(o)
 		files[f] = o.Body
@@ -90,7 +91,7 @@ func applyScript(p *plan.Plan, files map[string][]byte) []byte {
 		}
 		s.line("object", Quote(o.Key), Quote(f), Quote(o.ContentType), Quote(etag(o.Body)), mode)
 	}
-	s.line(append([]string{"provider", Quote(p.OIDCProvider.ARN), Quote(p.OIDCProvider.URL), tagsArg(p, p.OIDCProvider.Tags), Quote(plan.Audience)},
+	s.line(append([]string{"provider", Quote(p.OIDCProvider.ARN), Quote(p.OIDCProvider.URL), tagsArg(p, p.OIDCProvider.Tags), Quote(awsid.Audience)},
 		quoteAll(p.OIDCProvider.ClientIDs)...)...)
 	for _, r := range p.Roles {
 		ref := r.CredentialsRequest
@@ -108,7 +109,7 @@ func applyScript(p *plan.Plan, files map[string][]byte) []byte {
 
 // deleteScript renders the script that deletes everything tagged as p's.
 func deleteScript(p *plan.Plan) []byte {
-	s := header(p, DeleteScript, "It deletes every IAM role, IAM OIDC provider and S3 bucket tagged "+comment(plan.OwnershipTagKey(p.Name))+"=owned,",
+	s := header(p, DeleteScript, "It deletes every IAM role, IAM OIDC provider and S3 bucket tagged "+comment(awsid.OwnershipTagKey(p.Name))+"=owned,",
 		"  ./"+DeleteScript+" [--yes] [--dry-run]",
 		"",
 		"and nothing else: "+comment(p.Bucket.Name)+" with its objects, and the provider and roles "+ApplyScript+" made",
@@ -129,8 +130,8 @@ func roleFiles(r plan.Role) (trust, policy string) {
 }
 
 // blockWords is the public access block as the script takes it.
-func blockWords(block [4]bool) string {
-	return fmt.Sprintf("%t %t %t %t", block[0], block[1], block[2], block[3])
+func blockWords(b plan.PublicAccessBlock) string {
+	return fmt.Sprintf("%t %t %t %t", b.BlockPublicAcls, b.IgnorePublicAcls, b.BlockPublicPolicy, b.RestrictPublicBuckets)
 }
 
 // etag is the ETag S3 gives a single-part upload of body (its MD5), quoted as S3 quotes it.

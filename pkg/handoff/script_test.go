@@ -30,6 +30,9 @@ var freshApply = []string{
 // else: no command of a hostile value runs, in an argument, a query or a
 // comment.
 func TestScriptRunsNothingButAWS(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: runs the scripts under bash, seconds each")
+	}
 	mark := filepath.Join(t.TempDir(), "pwned")
 	hostile := []string{
 		"a\ntouch " + mark + "\n#",
@@ -160,6 +163,9 @@ func TestScriptsStopOnAnotherAccountOrPartition(t *testing.T) {
 
 // A converged account gets reads only; --dry-run lists the changes and makes none.
 func TestApplyChangesOnlyWhatDiffers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: runs the scripts under bash, seconds each")
+	}
 	p, files := onePlan(t)
 	if r := runStub(t, files, ApplyScript, converged(p)); r.code != 0 || writes(r) != nil || !strings.Contains(r.out, "nothing to change") {
 		t.Errorf("converged: exit %d, writes %v\n%s%s", r.code, writes(r), r.out, r.err)
@@ -194,6 +200,9 @@ func TestApplyChangesOnlyWhatDiffers(t *testing.T) {
 // What is not oc sts's, or would break a running cluster, stops apply.sh
 // before its first change, saying what and what to do.
 func TestApplyStopsBeforeAnyChange(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: runs the scripts under bash, seconds each")
+	}
 	p, files := onePlan(t)
 	for name, tt := range map[string]struct {
 		world map[string]string

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 
 	"github.com/oc-sts/oc-sts/pkg/atomicfs"
+	"github.com/oc-sts/oc-sts/pkg/awsid"
 	"github.com/oc-sts/oc-sts/pkg/installconfig"
 	"github.com/oc-sts/oc-sts/pkg/installer"
 	"github.com/oc-sts/oc-sts/pkg/limits"
@@ -107,7 +108,7 @@ func (d *Dir) staleSecrets(p *plan.Plan, keep []atomicfs.File) []atomicfs.File {
 	for _, f := range keep {
 		kept[f.Path] = true
 	}
-	prefix := fmt.Sprintf("arn:%s:iam::%s:role%s%s-", p.Partition.ID, p.AccountID, p.Roles[0].Path, p.Name)
+	prefix := awsid.RoleARNPrefix(p.Partition.ID, p.AccountID, p.Roles[0].Path) + p.Name + "-"
 	paths, _ := filepath.Glob(filepath.Join(d.Path, ManifestsDir, "*-credentials.yaml"))
 	var stale []atomicfs.File
 	for _, path := range paths {

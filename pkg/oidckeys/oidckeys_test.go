@@ -21,6 +21,9 @@ import (
 )
 
 func TestGenerateThenReuse(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: generates RSA 4096 keys, seconds each")
+	}
 	dir := t.TempDir()
 	a, b := filepath.Join(dir, "tls.key"), filepath.Join(dir, "state.key")
 	s, err := LoadOrGenerate(a, b)

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/oc-sts/oc-sts/pkg/awsid"
 	"github.com/oc-sts/oc-sts/pkg/plan"
 )
 
@@ -205,7 +206,7 @@ func Roles(t Target, subscription string, reqs []Request, wiring []Wiring) ([]Ro
 		for k, v := range t.Tags {
 			tags[k] = v
 		}
-		tags[plan.OwnershipTagKey(t.Name)] = plan.OwnedValue
+		tags[awsid.OwnershipTagKey(t.Name)] = awsid.OwnedValue
 		tags[RequestTag] = TagValue(r.Key())
 		if subscription != "" {
 			tags[SubscriptionTag] = TagValue(subscription)
@@ -220,7 +221,7 @@ func Roles(t Target, subscription string, reqs []Request, wiring []Wiring) ([]Ro
 		}
 		role := plan.Role{
 			Name:                name,
-			ARN:                 roleARN(t.Partition, t.AccountID, t.RolePath, name),
+			ARN:                 awsid.RoleARN(t.Partition, t.AccountID, t.RolePath, name),
 			Path:                t.RolePath,
 			PermissionsBoundary: t.PermissionsBoundary,
 			TrustPolicy:         plan.TrustPolicy(t.ProviderARN, t.IssuerHost, plan.Subjects(ref.Namespace, r.CR.Spec.ServiceAccountNames)),
@@ -247,9 +248,4 @@ func tagList(m map[string]string) []plan.Tag {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
 	return out
-}
-
-// roleARN is the ARN of role name under path.
-func roleARN(partition, account, path, name string) string {
-	return "arn:" + partition + ":iam::" + account + ":role" + path + name
 }

@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/oc-sts/oc-sts/pkg/awsid"
 	"github.com/oc-sts/oc-sts/pkg/credreq"
 	"github.com/oc-sts/oc-sts/pkg/oidckeys"
 )
@@ -17,14 +18,24 @@ type Input struct {
 	Region    string
 	Requests  []credreq.Request
 	JWKS      []byte // the published key set (oidckeys.JWKS)
+	// BucketHost is the issuer bucket's virtual-hosted S3 name, as the
+	// AWS SDK's endpoint rules resolve it for Region (provision.S3Host):
+	// computed at the edge, so the plan needs no SDK.
+	BucketHost string
 
 	IssuerKind IssuerKind // default PublicS3
-	// CloudFrontDomain and DistributionARN are required for PrivateCloudFront.
+	// CloudFrontDomain and DistributionARN are a private issuer's
+	// distribution's, once it exists; before, the issuer and what names it
+	// (provider, trust policies, discovery document, bucket policy) are
+	// known only after apply.
 	CloudFrontDomain    string
 	DistributionARN     string
 	RolePath            string // default "/"
 	PermissionsBoundary string
 	Tags                map[string]string
+	// IssuerOnly is the plan of the issuer alone, without Requests: what a
+	// signer-key rotation converges (prepare needs at least one request).
+	IssuerOnly bool
 }
 
 // Build computes the plan, or explains every input problem at once.
@@ -32,44 +43,92 @@ func Build(in Input) (*Plan, error) {
 	if err := validateInput(&in); err != nil {
 		return nil, err
 	}
-	part, _ := PartitionFor(in.Region)
+	part, _ := awsid.PartitionFor(in.Region)
 	p := &Plan{APIVersion: APIVersion, Kind: Kind, Name: in.Name, AccountID: in.AccountID, Region: in.Region, Partition: part}
 
 	bucket := BucketName(in.Name)
-	host, err := S3Host(in.Region, bucket)
-	if err != nil {
-		return nil, err
-	}
-	if in.IssuerKind == PrivateCloudFront {
-		host = in.CloudFrontDomain
-	}
-	p.Issuer = Issuer{Kind: in.IssuerKind, URL: "https://" + host, HostPath: host}
-
-	discovery, err := oidckeys.DiscoveryDocument(p.Issuer.URL)
-	if err != nil {
-		return nil, err
-	}
 	tags := tagList(in.Name, in.Tags)
-	keys := []string{oidckeys.DiscoveryPath, oidckeys.JWKSPath}
+	private := in.IssuerKind == PrivateCloudFront
+	host := in.BucketHost
+	if private {
+		host = in.CloudFrontDomain // "" until the distribution exists
+		p.Distribution = &Distribution{
+			CallerReference: bucket, Comment: DistributionComment(in.Name),
+			OriginDomain: in.BucketHost, OriginAccessControl: OACName(in.Name), CachePolicyID: CachingOptimizedPolicyID,
+			Tags: tags, Domain: in.CloudFrontDomain, ARN: in.DistributionARN,
+		}
+	}
+	p.Issuer = Issuer{Kind: in.IssuerKind, KnownAfterApply: host == ""}
+	if host != "" {
+		p.Issuer.URL, p.Issuer.HostPath = awsid.IssuerURL(host), host
+	}
+
+	discovery := Object{Key: oidckeys.DiscoveryPath, ContentType: "application/json"}
+	if p.Issuer.URL != "" {
+		doc, err := oidckeys.DiscoveryDocument(p.Issuer.URL)
+		if err != nil {
+			return nil, err
+		}
+		discovery.Body = compactJSON(doc)
+	}
 	p.Bucket = Bucket{
-		Name: bucket, Region: in.Region, Private: in.IssuerKind == PrivateCloudFront,
-		Policy: BucketPolicy(part.ID, bucket, in.DistributionARN, keys),
-		Objects: []Object{
-			{Key: oidckeys.DiscoveryPath, ContentType: "application/json", Body: compactJSON(discovery)},
-			{Key: oidckeys.JWKSPath, ContentType: "application/json", Body: compactJSON(in.JWKS)},
-		},
-		Tags: tags,
+		Name: bucket, Region: in.Region, LocationConstraint: locationConstraint(in.Region),
+		Private: private, PublicAccessBlock: IssuerBlock(private),
+		Objects: []Object{discovery, {Key: oidckeys.JWKSPath, ContentType: "application/json", Body: compactJSON(in.JWKS)}},
+		Tags:    tags,
 	}
-	p.OIDCProvider = Provider{
-		ARN:       fmt.Sprintf("arn:%s:iam::%s:oidc-provider/%s", part.ID, in.AccountID, p.Issuer.HostPath),
-		URL:       p.Issuer.URL,
-		ClientIDs: append([]string(nil), ClientIDs...),
-		Tags:      tags,
+	if !private || in.DistributionARN != "" {
+		p.Bucket.Policy = BucketPolicy(part.ID, bucket, in.DistributionARN, []string{oidckeys.DiscoveryPath, oidckeys.JWKSPath})
 	}
+	p.OIDCProvider = Provider{URL: p.Issuer.URL, ClientIDs: append([]string(nil), awsid.ClientIDs...), Tags: tags}
+	if host != "" {
+		p.OIDCProvider.ARN = awsid.ProviderARN(part.ID, in.AccountID, host)
+	}
+	var err error
 	if p.Roles, err = roles(in, p); err != nil {
 		return nil, err
 	}
 	return p, nil
+}
+
+// Names are what a plan's resources are called in AWS: all that observing
+// AWS needs, known before the signer key (whose generation takes seconds)
+// and the documents are.
+type Names struct {
+	Bucket string
+	// ProviderARN is "" while a new private issuer's domain is unknown.
+	ProviderARN string
+	Roles       []string // sorted
+	RolePath    string
+}
+
+// NamesOf are the names Build(in) gives the resources; in.JWKS may be unset.
+func NamesOf(in Input) (Names, error) {
+	in.JWKS = []byte(`{"keys":[]}`) // no name depends on the keys
+	p, err := Build(in)
+	if err != nil {
+		return Names{}, err
+	}
+	return p.Names(), nil
+}
+
+// Names are the names of p's resources.
+func (p *Plan) Names() Names {
+	n := Names{Bucket: p.Bucket.Name, ProviderARN: p.OIDCProvider.ARN, RolePath: "/"}
+	for _, r := range p.Roles {
+		n.Roles = append(n.Roles, r.Name)
+		n.RolePath = r.Path
+	}
+	return n
+}
+
+// locationConstraint is CreateBucket's LocationConstraint for region: S3
+// takes none for us-east-1 (and refuses its name).
+func locationConstraint(region string) string {
+	if region == "us-east-1" {
+		return ""
+	}
+	return region
 }
 
 func roles(in Input, p *Plan) ([]Role, error) {
@@ -86,10 +145,9 @@ func roles(in Input, p *Plan) ([]Role, error) {
 		byName[name] = r.Name()
 		role := Role{
 			Name:                name,
-			ARN:                 fmt.Sprintf("arn:%s:iam::%s:role%s%s", p.Partition.ID, in.AccountID, in.RolePath, name),
+			ARN:                 awsid.RoleARN(p.Partition.ID, in.AccountID, in.RolePath, name),
 			Path:                in.RolePath,
 			PermissionsBoundary: in.PermissionsBoundary,
-			TrustPolicy:         TrustPolicy(p.OIDCProvider.ARN, p.Issuer.HostPath, Subjects(ref.Namespace, r.CR.Spec.ServiceAccountNames)),
 			PolicyName:          name,
 			Policy:              PermissionsPolicy(r.AWS.StatementEntries),
 			Tags:                p.OIDCProvider.Tags,
@@ -97,6 +155,18 @@ func roles(in Input, p *Plan) ([]Role, error) {
 				Name: r.Name(), File: r.File, SecretNamespace: ref.Namespace, SecretName: ref.Name,
 				ServiceAccounts: append([]string(nil), r.CR.Spec.ServiceAccountNames...),
 			},
+		}
+		if p.OIDCProvider.ARN != "" {
+			role.TrustPolicy = TrustPolicy(p.OIDCProvider.ARN, p.Issuer.HostPath, Subjects(ref.Namespace, r.CR.Spec.ServiceAccountNames))
+		} else {
+			// Known after apply: sized with the longest domain CloudFront
+			// gives, so the limits are checked before anything is made.
+			const longest = "d0000000000000.cloudfront.net"
+			sized := TrustPolicy(awsid.ProviderARN(p.Partition.ID, in.AccountID, longest), longest, Subjects(ref.Namespace, r.CR.Spec.ServiceAccountNames))
+			if err := checkRoleLimits(Role{Name: name, Policy: role.Policy, TrustPolicy: sized}); err != nil {
+				errs = append(errs, fmt.Errorf("%s: CredentialsRequest %q: %w", r.File, r.Name(), err))
+				continue
+			}
 		}
 		if err := checkRoleLimits(role); err != nil {
 			errs = append(errs, fmt.Errorf("%s: CredentialsRequest %q: %w", r.File, r.Name(), err))
@@ -119,15 +189,19 @@ func validateInput(in *Input) error {
 	if !accountRE.MatchString(in.AccountID) {
 		add(fmt.Errorf("--account-id %q: an AWS account ID is exactly 12 digits", in.AccountID))
 	}
-	part, err := PartitionFor(in.Region)
+	part, err := awsid.PartitionFor(in.Region)
 	add(err)
+	if in.BucketHost == "" || strings.ContainsAny(in.BucketHost, "/:") {
+		add(fmt.Errorf("the issuer bucket's S3 host %q is not a host name", in.BucketHost))
+	}
 	if in.IssuerKind == "" {
 		in.IssuerKind = PublicS3
 	}
 	switch in.IssuerKind {
 	case PublicS3:
 	case PrivateCloudFront:
-		if in.CloudFrontDomain == "" || strings.ContainsAny(in.CloudFrontDomain, "/:") || !strings.HasPrefix(in.DistributionARN, "arn:"+part.ID+":cloudfront::"+in.AccountID+":distribution/") {
+		known := in.CloudFrontDomain != "" || in.DistributionARN != ""
+		if known && (in.CloudFrontDomain == "" || strings.ContainsAny(in.CloudFrontDomain, "/:") || !strings.HasPrefix(in.DistributionARN, awsid.DistributionARNPrefix(part.ID, in.AccountID))) {
 			add(fmt.Errorf("a private issuer needs the CloudFront distribution's domain name and ARN in account %s", in.AccountID))
 		}
 	default:
@@ -139,11 +213,11 @@ func validateInput(in *Input) error {
 	if len(in.RolePath) > maxRolePath || !rolePathRE.MatchString(in.RolePath) {
 		add(fmt.Errorf("--role-path %q: an IAM path starts and ends with '/' (like /openshift/) and is at most %d characters", in.RolePath, maxRolePath))
 	}
-	if b := in.PermissionsBoundary; b != "" && (!boundaryRE.MatchString(b) || !strings.HasPrefix(b, "arn:"+part.ID+":")) {
-		add(fmt.Errorf("--permissions-boundary %q: want an IAM policy ARN in partition %s (arn:%s:iam::ACCOUNT:policy/NAME)", b, part.ID, part.ID))
+	if b := in.PermissionsBoundary; b != "" && !awsid.IsPolicyARN(part.ID, b) {
+		add(fmt.Errorf("--permissions-boundary %q: want an IAM policy ARN in partition %s (%s)", b, part.ID, awsid.PolicyARNForm(part.ID)))
 	}
 	add(validateTags(in.Name, in.Tags))
-	if len(in.Requests) == 0 {
+	if len(in.Requests) == 0 && !in.IssuerOnly {
 		add(errors.New("no AWS CredentialsRequest is included for this cluster: check --credentials-requests-dir or the release image, and the install-config's featureSet and capabilities (-v lists what was left out and why)"))
 	}
 	if len(in.JWKS) == 0 {
@@ -153,7 +227,7 @@ func validateInput(in *Input) error {
 }
 
 func tagList(name string, user map[string]string) []Tag {
-	tags := []Tag{{Key: OwnershipTagKey(name), Value: OwnedValue}}
+	tags := []Tag{{Key: awsid.OwnershipTagKey(name), Value: awsid.OwnedValue}}
 	for k, v := range user {
 		tags = append(tags, Tag{Key: k, Value: v})
 	}

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+
+	"github.com/oc-sts/oc-sts/pkg/awsid"
 )
 
 // IAM quotas that cannot be raised (inline policy size) or are rarely raised
@@ -42,7 +44,7 @@ func validateTags(name string, tags map[string]string) error {
 			return fmt.Errorf("--tag key %q: 1-128 letters, digits, spaces or _.:/=+-@, not starting with aws:", k)
 		case !tagValueRE.MatchString(v):
 			return fmt.Errorf("--tag %s value %q: at most 256 letters, digits, spaces or _.:/=+-@", k, v)
-		case k == OwnershipTagKey(name):
+		case k == awsid.OwnershipTagKey(name):
 			return fmt.Errorf("--tag key %q is the ownership tag oc sts sets itself", k)
 		}
 	}

@@ -19,7 +19,6 @@ var (
 	accountRE   = regexp.MustCompile(`^[0-9]{12}$`)
 	roleNameRE  = regexp.MustCompile(`^[\w+=,.@-]+$`)
 	rolePathRE  = regexp.MustCompile(`^/([\x21-\x7E]*/)?$`)
-	boundaryRE  = regexp.MustCompile(`^arn:aws(-cn|-us-gov)?:iam::([0-9]{12}|aws):policy/[\w+=,.@/-]+$`)
 	maxNameLen  = maxBucketName - len(bucketSuffix)
 	tagKeyRE    = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]{1,128}$`)
 	tagValueRE  = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]{0,256}$`)

@@ -6,6 +6,8 @@ package plan
 import (
 	"encoding/json"
 	"fmt"
+
+	"github.com/oc-sts/oc-sts/pkg/awsid"
 )
 
 // APIVersion and Kind identify the plan document (-o json|yaml, plan.json).
@@ -24,19 +26,18 @@ const (
 
 // Plan is the desired state. Its JSON form is stable and documented in the README.
 type Plan struct {
-	APIVersion   string    `json:"apiVersion"`
-	Kind         string    `json:"kind"`
-	Name         string    `json:"name"`
-	AccountID    string    `json:"accountID"`
-	Region       string    `json:"region"`
-	Partition    Partition `json:"partition"`
-	Issuer       Issuer    `json:"issuer"`
-	Bucket       Bucket    `json:"bucket"`
-	OIDCProvider Provider  `json:"oidcProvider"`
-	Roles        []Role    `json:"roles"`
-	// Changes are the differences from AWS found by an online run (what it
-	// applied, or with --dry-run would apply); empty offline.
-	Changes []Change `json:"changes,omitempty"`
+	APIVersion   string          `json:"apiVersion"`
+	Kind         string          `json:"kind"`
+	Name         string          `json:"name"`
+	AccountID    string          `json:"accountID"`
+	Region       string          `json:"region"`
+	Partition    awsid.Partition `json:"partition"`
+	Issuer       Issuer          `json:"issuer"`
+	Bucket       Bucket          `json:"bucket"`
+	OIDCProvider Provider        `json:"oidcProvider"`
+	Roles        []Role          `json:"roles"`
+	// Distribution serves a private issuer; nil for a public one.
+	Distribution *Distribution `json:"distribution,omitempty"`
 }
 
 // Issuer is the service-account issuer the cluster signs tokens for.
@@ -47,22 +48,62 @@ type Issuer struct {
 	URL string `json:"url"`
 	// HostPath is URL without the scheme, the prefix of IAM condition keys.
 	HostPath string `json:"hostPath"`
+	// KnownAfterApply: the issuer is a private issuer's new CloudFront
+	// distribution, whose domain AWS chooses when it is created. Until then
+	// URL and HostPath are empty, and so is everything that names them: the
+	// discovery document, the provider's ARN and URL, the trust policies and
+	// the bucket policy (which names the distribution).
+	KnownAfterApply bool `json:"knownAfterApply,omitempty"`
+}
+
+// Distribution is the CloudFront distribution serving a private issuer's
+// bucket through an origin access control.
+type Distribution struct {
+	// CallerReference is CloudFront's idempotency key: the bucket name, so
+	// a retried or resumed create never makes a second distribution.
+	CallerReference string `json:"callerReference"`
+	Comment         string `json:"comment"`
+	// OriginDomain is the bucket's S3 host, read with OriginAccessControl
+	// (an origin access control by that name: OACs carry no tags).
+	OriginDomain        string `json:"originDomain"`
+	OriginAccessControl string `json:"originAccessControl"`
+	CachePolicyID       string `json:"cachePolicyID"`
+	Tags                []Tag  `json:"tags"`
+	// Domain and ARN are the distribution's once it exists.
+	Domain string `json:"domain,omitempty"`
+	ARN    string `json:"arn,omitempty"`
 }
 
 // Bucket is the S3 bucket holding the discovery documents.
 type Bucket struct {
-	Name    string          `json:"name"`
-	Region  string          `json:"region"`
-	Private bool            `json:"private"`
-	Policy  json.RawMessage `json:"policy"`
-	Objects []Object        `json:"objects"`
-	Tags    []Tag           `json:"tags"`
+	Name   string `json:"name"`
+	Region string `json:"region"`
+	// LocationConstraint is CreateBucket's for Region: "" in us-east-1,
+	// which S3 refuses to be named.
+	LocationConstraint string `json:"locationConstraint,omitempty"`
+	Private            bool   `json:"private"`
+	// PublicAccessBlock is the bucket's own S3 Block Public Access.
+	PublicAccessBlock PublicAccessBlock `json:"publicAccessBlock"`
+	Policy            json.RawMessage   `json:"policy"`
+	Objects           []Object          `json:"objects"`
+	Tags              []Tag             `json:"tags"`
 }
 
-// PublicAccessBlock is the bucket's: BlockPublicAcls, IgnorePublicAcls,
-// BlockPublicPolicy, RestrictPublicBuckets. A public issuer lets only the
-// bucket policy through (ACLs stay blocked); a private one blocks all.
-func (b Bucket) PublicAccessBlock() [4]bool { return [4]bool{true, true, b.Private, b.Private} }
+// PublicAccessBlock is S3's Block Public Access configuration, in the
+// order and with the names of its API.
+type PublicAccessBlock struct {
+	BlockPublicAcls       bool `json:"blockPublicAcls"`
+	IgnorePublicAcls      bool `json:"ignorePublicAcls"`
+	BlockPublicPolicy     bool `json:"blockPublicPolicy"`
+	RestrictPublicBuckets bool `json:"restrictPublicBuckets"`
+}
+
+// IssuerBlock is the issuer bucket's public access block: ACLs are always
+// blocked; a public issuer lets its bucket policy through, a private one
+// (served by CloudFront) blocks everything.
+func IssuerBlock(private bool) PublicAccessBlock {
+	return PublicAccessBlock{BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: private, RestrictPublicBuckets: private}
+}
 
 // Object is a discovery document; both are public data.
 type Object struct {
@@ -112,13 +153,6 @@ type Tag struct {
 	Key   string `json:"key"`
 	Value string `json:"value"`
 }
-
-// OwnershipTagKey marks every resource created for name (the same key
-// ccoctl uses, so its resources and ours are recognised alike).
-func OwnershipTagKey(name string) string { return "openshift.io/cloud-credential-operator/" + name }
-
-// OwnedValue is the value of the ownership tag.
-const OwnedValue = "owned"
 
 // OperatorRequestTag marks a role as a day-2 operator's (oc sts operator),
 // naming its CredentialsRequest (namespace/name): such roles are never a

@@ -39,7 +39,7 @@ func request(name, ns, secret string, sas []string, entries ...ccov1.StatementEn
 }
 
 func input(reqs []credreq.Request) Input {
-	return Input{Name: "mycluster", AccountID: "123456789012", Region: "us-east-2", Requests: reqs, JWKS: []byte(`{"keys":[]}`)}
+	return Input{Name: "mycluster", AccountID: "123456789012", Region: "us-east-2", Requests: reqs, JWKS: []byte(`{"keys":[]}`), BucketHost: "mycluster-oidc.s3.us-east-2.amazonaws.com"}
 }
 
 type policyDoc struct {
@@ -121,7 +121,9 @@ func TestIssuerAndPartitions(t *testing.T) {
 		{"cn-north-1", "aws-cn", "mycluster-oidc.s3.cn-north-1.amazonaws.com.cn"},
 	} {
 		in := input(fixtureRequests(t, "4.16"))
-		in.Region = tt.region
+		// The host is resolved at the edge (provision.TestS3Host holds the
+		// SDK's resolver to these names).
+		in.Region, in.BucketHost = tt.region, tt.host
 		p, err := Build(in)
 		if err != nil {
 			t.Fatal(err)

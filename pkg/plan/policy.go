@@ -5,15 +5,11 @@ import (
 	"sort"
 
 	ccov1 "github.com/openshift/cloud-credential-operator/pkg/apis/cloudcredential/v1"
+
+	"github.com/oc-sts/oc-sts/pkg/awsid"
 )
 
 const policyVersion = "2012-10-17"
-
-// Audience is the token audience OpenShift components request for AWS.
-const Audience = "openshift"
-
-// ClientIDs are the audiences registered on the IAM OIDC provider.
-var ClientIDs = []string{Audience, "sts.amazonaws.com"}
 
 type policyDocument struct {
 	Version   string      `json:"Version"`
@@ -47,7 +43,7 @@ func TrustPolicy(providerARN, issuerHostPath string, subjects []string) json.Raw
 		Action:    "sts:AssumeRoleWithWebIdentity",
 		Condition: map[string]map[string]any{"StringEquals": {
 			issuerHostPath + ":sub": subjects,
-			issuerHostPath + ":aud": Audience,
+			issuerHostPath + ":aud": awsid.Audience,
 		}},
 	}}})
 }
@@ -87,7 +83,7 @@ func PermissionsPolicy(entries []ccov1.StatementEntry) json.RawMessage {
 func BucketPolicy(partition, bucket, distributionARN string, keys []string) json.RawMessage {
 	var resources []string
 	for _, k := range keys {
-		resources = append(resources, "arn:"+partition+":s3:::"+bucket+"/"+k)
+		resources = append(resources, awsid.ObjectARN(partition, bucket, k))
 	}
 	s := statement{Sid: "AllowPublicReadOfOIDCDiscovery", Effect: "Allow", Principal: "*", Action: "s3:GetObject", Resource: resources}
 	if distributionARN != "" {

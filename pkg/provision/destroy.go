@@ -9,13 +9,12 @@ import (
 	"sort"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/service/iam"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
-	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
-
+	"github.com/oc-sts/oc-sts/pkg/awsid"
 	"github.com/oc-sts/oc-sts/pkg/plan"
 )
+
+// destroy's plan is "nothing of name's": every resource that carries its
+// ownership tag is deleted, and nothing else.
 
 // Owned is every resource that carries name's ownership tag.
 type Owned struct {
@@ -28,41 +27,72 @@ type Owned struct {
 	Distribution *Distribution
 }
 
-// Changes are the deletions destroy makes.
-func (o Owned) Changes() []plan.Change {
-	var out []plan.Change
+// changes are the deletions, with what each deletes.
+func (o Owned) changes(wait time.Duration) []Change {
+	var out []Change
 	for _, key := range o.Objects {
-		out = append(out, plan.Change{Resource: plan.ObjectResource, Name: key, Action: plan.Delete})
+		out = append(out, Change{Resource: ObjectResource, Name: key, Action: Delete, delta: noSteps{}})
 	}
 	if o.Bucket != "" {
-		out = append(out, plan.Change{Resource: plan.BucketResource, Name: o.Bucket, Action: plan.Delete})
+		out = append(out, Change{Resource: BucketResource, Name: o.Bucket, Action: Delete, delta: &bucketDeleteDelta{name: o.Bucket}})
 	}
-	if o.Distribution != nil {
-		out = append(out, plan.Change{Resource: plan.DistributionResource, Name: o.Distribution.ID + " (" + o.Distribution.Domain + ")", Action: plan.Delete})
+	if d := o.Distribution; d != nil {
+		out = append(out, Change{Resource: DistributionResource, Name: d.ID + " (" + d.Domain + ")", Action: Delete,
+			delta: &distributionDeleteDelta{found: d, oacName: plan.OACName(o.Name), wait: wait}})
 	}
 	for _, p := range o.Providers {
-		out = append(out, plan.Change{Resource: plan.ProviderResource, Name: p, Action: plan.Delete})
+		out = append(out, Change{Resource: ProviderResource, Name: p, Action: Delete, delta: &providerDeleteDelta{arn: p}})
 	}
 	for _, r := range slices.Sorted(maps.Keys(o.Roles)) {
-		out = append(out, plan.Change{Resource: plan.RoleResource, Name: r, Action: plan.Delete})
+		have := o.Roles[r]
+		out = append(out, Change{Resource: RoleResource, Name: r, Action: Delete, delta: &roleDeleteDelta{have: have}})
 	}
 	return out
 }
 
-// FindOwned looks for name's resources by their deterministic names (the
+// noSteps: the change is made by another's steps (an object by its bucket's).
+type noSteps struct{}
+
+func (noSteps) steps(*applier, *Change) {}
+
+// bucketDeleteDelta empties and deletes the bucket; its objects' changes
+// are made with the one call that deletes them all.
+type bucketDeleteDelta struct{ name string }
+
+func (d *bucketDeleteDelta) steps(a *applier, ch *Change) {
+	var objects []*Change
+	for i := range a.changes {
+		if a.changes[i].Resource == ObjectResource && a.changes[i].Action == Delete {
+			objects = append(objects, &a.changes[i])
+		}
+	}
+	deleteBucketSteps(a, d.name, objects, ch)
+}
+
+// roleDeleteDelta deletes an owned role with its policies.
+type roleDeleteDelta struct{ have RoleState }
+
+func (d *roleDeleteDelta) steps(a *applier, ch *Change) {
+	shown := a.g.add(nil, func(context.Context) error {
+		a.progress("deleting IAM role %s", d.have.Name)
+		return nil
+	})
+	deleteRoleSteps(a, d.have, shown).then(a.made.add(ch))
+}
+
+// findOwned looks for name's resources by their deterministic names (the
 // bucket), the provider and distribution lists (a handful per account) and
 // the roles (under rolePath when it narrows the search), keeping only those
 // tagged as owned.
-func FindOwned(ctx context.Context, c *Clients, name, rolePath string) (Owned, error) {
+func findOwned(ctx context.Context, c *Clients, name, rolePath string) (Owned, error) {
 	o := Owned{Name: name}
-	key := plan.OwnershipTagKey(name)
 	err := parallel(ctx, c.Concurrency,
 		func(ctx context.Context) error {
 			b, err := observeBucket(ctx, c, plan.BucketName(name))
 			if b.InOtherRegion {
-				return fmt.Errorf("the S3 bucket %s is in %s, not in %s: run oc sts destroy --name %s --region %s", plan.BucketName(name), cmp.Or(b.Region, "another region"), c.S3.Options().Region, name, cmp.Or(b.Region, "REGION"))
+				return fmt.Errorf("the S3 bucket %s is in %s, not in %s: run oc sts destroy --name %s --region %s", plan.BucketName(name), cmp.Or(b.Region, "another region"), c.Region, name, cmp.Or(b.Region, "REGION"))
 			}
-			if err != nil || b.Tags[key] != plan.OwnedValue { // another account's bucket has no tags we can read
+			if err != nil || !awsid.Owned(b.Tags, name) { // another account's bucket has no tags we can read
 				return err
 			}
 			o.Bucket = plan.BucketName(name)
@@ -72,21 +102,9 @@ func FindOwned(ctx context.Context, c *Clients, name, rolePath string) (Owned, e
 			sort.Strings(o.Objects)
 			return nil
 		},
-		func(ctx context.Context) error {
-			list, err := c.IAM.ListOpenIDConnectProviders(ctx, &iam.ListOpenIDConnectProvidersInput{})
-			if err != nil {
-				return readError("IAM OIDC providers", "iam:ListOpenIDConnectProviders", err)
-			}
-			for _, p := range list.OpenIDConnectProviderList {
-				got, err := ReadProvider(ctx, c, aws.ToString(p.Arn))
-				if err != nil {
-					return err
-				}
-				if got.Tags[key] == plan.OwnedValue {
-					o.Providers = append(o.Providers, aws.ToString(p.Arn))
-				}
-			}
-			return nil
+		func(ctx context.Context) (err error) {
+			o.Providers, err = ownedProviders(ctx, c, name)
+			return err
 		},
 		func(ctx context.Context) (err error) {
 			if rolePath != "/" { // the narrower query: only the roles under the path
@@ -97,65 +115,11 @@ func FindOwned(ctx context.Context, c *Clients, name, rolePath string) (Owned, e
 			return err
 		},
 		func(ctx context.Context) (err error) {
-			if PrivateIssuerSupported(c.CloudFront.Options().Region) != nil {
+			if PrivateIssuerSupported(c.Region) != nil {
 				return nil
 			}
 			o.Distribution, err = FindDistribution(ctx, c, name, "")
 			return err
 		})
 	return o, err
-}
-
-// Destroy deletes what o holds, waiting at most wait for a distribution
-// to be disabled.
-func Destroy(ctx context.Context, c *Clients, o Owned, wait time.Duration, progress Progress) error {
-	var roleFns []func(context.Context) error
-	for _, name := range slices.Sorted(maps.Keys(o.Roles)) {
-		roleFns = append(roleFns, func(ctx context.Context) error {
-			progress("deleting IAM role %s", name)
-			return deleteRole(ctx, c, o.Roles[name])
-		})
-	}
-	return parallel(ctx, 4,
-		func(ctx context.Context) error { return parallel(ctx, c.Concurrency, roleFns...) },
-		func(ctx context.Context) error {
-			if o.Distribution == nil {
-				return nil
-			}
-			return DeleteDistribution(ctx, c, o.Name, o.Distribution, wait, progress)
-		},
-		func(ctx context.Context) error {
-			for _, arn := range o.Providers {
-				progress("deleting IAM OIDC provider %s", arn)
-				_, err := c.IAM.DeleteOpenIDConnectProvider(ctx, &iam.DeleteOpenIDConnectProviderInput{OpenIDConnectProviderArn: aws.String(arn)})
-				if err != nil && errorCode(err) != "NoSuchEntity" {
-					return stepError("deleting IAM OIDC provider "+arn, err)
-				}
-			}
-			return nil
-		},
-		func(ctx context.Context) error {
-			if o.Bucket == "" {
-				return nil
-			}
-			progress("deleting S3 bucket %s and its %d objects", o.Bucket, len(o.Objects))
-			if len(o.Objects) > 0 {
-				var ids []s3types.ObjectIdentifier
-				for _, k := range o.Objects {
-					ids = append(ids, s3types.ObjectIdentifier{Key: aws.String(k)})
-				}
-				out, err := c.S3.DeleteObjects(ctx, &s3.DeleteObjectsInput{Bucket: &o.Bucket, ExpectedBucketOwner: c.expectedOwner(), Delete: &s3types.Delete{Objects: ids, Quiet: aws.Bool(true)}})
-				if err != nil {
-					return stepError("emptying S3 bucket "+o.Bucket, err)
-				}
-				if len(out.Errors) > 0 {
-					return fmt.Errorf("emptying S3 bucket %s: %s: %s", o.Bucket, aws.ToString(out.Errors[0].Key), aws.ToString(out.Errors[0].Message))
-				}
-			}
-			_, err := c.S3.DeleteBucket(ctx, &s3.DeleteBucketInput{Bucket: &o.Bucket, ExpectedBucketOwner: c.expectedOwner()})
-			if errorCode(err) == "NoSuchBucket" {
-				return nil
-			}
-			return stepError("deleting S3 bucket "+o.Bucket, err)
-		})
 }

@@ -11,6 +11,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/oc-sts/oc-sts/pkg/credreq"
+	"github.com/oc-sts/oc-sts/pkg/awsid"
 	"github.com/oc-sts/oc-sts/pkg/plan"
 )
 
@@ -23,7 +24,7 @@ func testPlan(t *testing.T, secrets ...string) *plan.Plan {
 				Spec: ccov1.CredentialsRequestSpec{SecretRef: corev1.ObjectReference{Namespace: "ns", Name: s}, ServiceAccountNames: []string{"sa"}}},
 			AWS: &ccov1.AWSProviderSpec{StatementEntries: []ccov1.StatementEntry{{Effect: "Allow", Action: []string{"ec2:DescribeInstances", "s3:GetObject"}, Resource: "*"}}}})
 	}
-	p, err := plan.Build(plan.Input{Name: "c", AccountID: "123456789012", Region: "us-east-2", Requests: reqs, JWKS: []byte(`{"keys":[]}`)})
+	p, err := plan.Build(plan.Input{Name: "c", AccountID: "123456789012", Region: "us-east-2", Requests: reqs, JWKS: []byte(`{"keys":[]}`), BucketHost: "c-oidc.s3.us-east-2.amazonaws.com"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -37,7 +38,7 @@ func converged(p *plan.Plan) *Observed {
 		tags[t.Key] = t.Value
 	}
 	o := &Observed{
-		Bucket:   BucketState{Exists: true, Tags: tags, Block: DesiredBlock(false), Policy: string(p.Bucket.Policy), Objects: map[string]string{}},
+		Bucket:   BucketState{Exists: true, Tags: tags, Block: plan.IssuerBlock(false), Policy: string(p.Bucket.Policy), Objects: map[string]string{}},
 		Provider: ProviderState{Exists: true, ClientIDs: p.OIDCProvider.ClientIDs, Tags: tags},
 		Roles:    map[string]RoleState{},
 	}
@@ -50,7 +51,7 @@ func converged(p *plan.Plan) *Observed {
 	return o
 }
 
-func describe(changes []plan.Change) string {
+func describe(changes []Change) string {
 	var out []string
 	for _, c := range changes {
 		out = append(out, fmt.Sprintf("%s %s %s %v", c.Action, c.Resource, c.Name, c.Fields))
@@ -87,7 +88,7 @@ func TestDiff(t *testing.T) {
 			o.Roles[role] = r
 		}, want: "update iam-role c-ns-a [policy extra-policies permissions-boundary]"},
 		"bucket opened and objects stale": {drift: func(o *Observed) {
-			o.Bucket.Block = [4]bool{}
+			o.Bucket.Block = plan.PublicAccessBlock{}
 			o.Bucket.Policy = ""
 			o.Bucket.Objects["keys.json"] = "0"
 		}, want: "update s3-bucket c-oidc [public-access-block bucket-policy]\nupdate s3-object keys.json [content]"},
@@ -109,7 +110,7 @@ func TestDiff(t *testing.T) {
 			o.Bucket.Objects["data.csv"] = "1"
 		}, err: "holds other objects"},
 		"untagged bucket just created is adopted": {drift: func(o *Observed) {
-			o.Bucket = BucketState{Exists: true, Tags: map[string]string{}, Block: [4]bool{true, true, true, true}, Objects: map[string]string{}}
+			o.Bucket = BucketState{Exists: true, Tags: map[string]string{}, Block: plan.IssuerBlock(true), Objects: map[string]string{}}
 		}, want: "update s3-bucket c-oidc [tags public-access-block bucket-policy]\ncreate s3-object .well-known/openid-configuration []\ncreate s3-object keys.json []"},
 		"untagged bucket with a keys.json not ours": {drift: func(o *Observed) {
 			o.Bucket.Tags = map[string]string{}
@@ -125,10 +126,12 @@ func TestDiff(t *testing.T) {
 		"bucket in another region": {drift: func(o *Observed) { o.Bucket = BucketState{Exists: true, InOtherRegion: true, Region: "eu-west-1"} },
 			err: "the S3 bucket c-oidc exists in eu-west-1, but the issuer must be in us-east-2, the cluster's region: if it is an earlier oc sts issuer, delete it (oc sts destroy --name c --region eu-west-1)"},
 		"account blocks public policies, bucket to make": {drift: func(o *Observed) {
-			*o = Observed{Roles: map[string]RoleState{}, AccountBlock: &[4]bool{false, false, true, false}}
+			*o = Observed{Roles: map[string]RoleState{}, AccountBlock: &plan.PublicAccessBlock{BlockPublicPolicy: true}}
 		}, err: "the account-level S3 Block Public Access of account 123456789012 (BlockPublicPolicy refuses the bucket policy that lets anyone read the discovery documents) blocks a public issuer; use --private-bucket"},
-		"account blocks public policies, policy already set": {drift: func(o *Observed) { o.AccountBlock = &[4]bool{true, true, true, false} }},
-		"account restricts public buckets": {drift: func(o *Observed) { o.AccountBlock = &[4]bool{false, false, false, true} },
+		"account blocks public policies, policy already set": {drift: func(o *Observed) {
+			o.AccountBlock = &plan.PublicAccessBlock{BlockPublicAcls: true, IgnorePublicAcls: true, BlockPublicPolicy: true}
+		}},
+		"account restricts public buckets": {drift: func(o *Observed) { o.AccountBlock = &plan.PublicAccessBlock{RestrictPublicBuckets: true} },
 			err: "RestrictPublicBuckets keeps anonymous readers, AWS STS among them, from the discovery documents) blocks a public issuer"},
 		"stale role kept without prune": {drift: func(o *Observed) { o.Roles["c-ns-old"] = RoleState{Name: "c-ns-old", Tags: o.Bucket.Tags} }},
 		"stale role deleted with prune": {drift: func(o *Observed) { o.Roles["c-ns-old"] = RoleState{Name: "c-ns-old", Tags: o.Bucket.Tags} }, prune: true,
@@ -154,14 +157,48 @@ func TestDiff(t *testing.T) {
 	}
 }
 
-func TestRequiredActions(t *testing.T) {
-	got := RequiredActions([]plan.Change{{Resource: plan.RoleResource, Action: plan.Create}, {Resource: plan.ObjectResource, Action: plan.Update}})
-	if strings.Join(got, " ") != "iam:CreateRole iam:PutRolePolicy iam:TagRole s3:PutObject" {
-		t.Errorf("actions %v", got)
+// The permission check asks about the actions of exactly the calls the
+// changes make: a role update that re-creates it for a path, removes added
+// policies or changes the boundary needs those calls' actions too.
+func TestPermissionsFollowTheCalls(t *testing.T) {
+	p := testPlan(t, "a")
+	role := p.Roles[0].Name
+	for name, tc := range map[string]struct {
+		drift func(o *Observed)
+		want  string
+	}{
+		"nothing exists": {func(o *Observed) { *o = Observed{Roles: map[string]RoleState{}} },
+			"iam:CreateOpenIDConnectProvider iam:CreateRole iam:PutRolePolicy iam:TagOpenIDConnectProvider iam:TagRole s3:CreateBucket s3:PutBucketPolicy s3:PutBucketPublicAccessBlock s3:PutBucketTagging s3:PutObject"},
+		"a document changed": {func(o *Observed) { o.Bucket.Objects["keys.json"] = "0" }, "s3:PutObject"},
+		"role moved to another path": {func(o *Observed) {
+			r := o.Roles[role]
+			r.Path, r.Attached = "/old/", []string{"arn:aws:iam::aws:policy/ReadOnlyAccess"}
+			o.Roles[role] = r
+		}, "iam:CreateRole iam:DeleteRole iam:DeleteRolePolicy iam:DetachRolePolicy iam:PutRolePolicy iam:TagRole"},
+		"added policies and a boundary": {func(o *Observed) {
+			r := o.Roles[role]
+			r.Inline["x"], r.Attached, r.Boundary = "{}", []string{"arn:aws:iam::aws:policy/ReadOnlyAccess"}, "arn:aws:iam::123456789012:policy/b"
+			o.Roles[role] = r
+		}, "iam:DeleteRolePermissionsBoundary iam:DeleteRolePolicy iam:DetachRolePolicy"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			o := converged(p)
+			tc.drift(o)
+			changes, err := Diff(p, o, false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			x := &converger{}
+			got := x.applier(p, changes, &madeChanges{}, func(string, ...any) {}).g.actions()
+			if strings.Join(got, " ") != tc.want {
+				t.Errorf("actions %v\nwant %s", got, tc.want)
+			}
+		})
 	}
 	// destroy's deletions ask for deletion rights, not creation ones.
-	got = RequiredActions([]plan.Change{{Resource: plan.ObjectResource, Action: plan.Delete}, {Resource: plan.ProviderResource, Action: plan.Delete}})
-	if strings.Join(got, " ") != "iam:DeleteOpenIDConnectProvider s3:DeleteObject" {
+	changes := Owned{Name: "c", Bucket: "c-oidc", Objects: []string{"keys.json"}, Providers: []string{p.OIDCProvider.ARN}}.changes(0)
+	got := (&converger{}).applier(nil, changes, &madeChanges{}, func(string, ...any) {}).g.actions()
+	if strings.Join(got, " ") != "iam:DeleteOpenIDConnectProvider s3:DeleteBucket s3:DeleteObject" {
 		t.Errorf("deletion actions %v", got)
 	}
 }
@@ -218,9 +255,9 @@ func TestExplicitDenyIsSaidPlainly(t *testing.T) {
 func TestOperatorRolesAreNotThePlans(t *testing.T) {
 	p := testPlan(t, "a")
 	o := converged(p)
-	opTags := map[string]string{plan.OwnershipTagKey("c"): plan.OwnedValue, plan.OperatorRequestTag: "openshift-cloud-credential-operator/x"}
+	opTags := map[string]string{awsid.OwnershipTagKey("c"): awsid.OwnedValue, plan.OperatorRequestTag: "openshift-cloud-credential-operator/x"}
 	o.Roles["c-op-x"] = RoleState{Name: "c-op-x", Path: "/", Tags: opTags}
-	o.Roles["c-ns-gone"] = RoleState{Name: "c-ns-gone", Path: "/", Tags: map[string]string{plan.OwnershipTagKey("c"): plan.OwnedValue}}
+	o.Roles["c-ns-gone"] = RoleState{Name: "c-ns-gone", Path: "/", Tags: map[string]string{awsid.OwnershipTagKey("c"): awsid.OwnedValue}}
 	changes, err := Diff(p, o, true)
 	if err != nil || describe(changes) != "delete iam-role c-ns-gone []" {
 		t.Fatalf("prune: %v\n%s", err, describe(changes))
@@ -229,13 +266,19 @@ func TestOperatorRolesAreNotThePlans(t *testing.T) {
 	// The operator's role wanted where prepare's is.
 	want := p.Roles[0]
 	want.Tags = append(append([]plan.Tag(nil), want.Tags...), plan.Tag{Key: plan.OperatorRequestTag, Value: "ns/op"})
-	if _, err := DiffRoles("c", []plan.Role{want}, o.Roles); err == nil || !strings.Contains(err.Error(), "prepare's, for a CredentialsRequest of the release") {
-		t.Errorf("an operator's role over prepare's: %v", err)
+	if _, errs := diffRoles(&plan.Plan{Name: "c", Roles: []plan.Role{want}}, o, false, nil); len(errs) != 1 || !strings.Contains(errs[0].Error(), "prepare's, for a CredentialsRequest of the release") {
+		t.Errorf("an operator's role over prepare's: %v", errs)
 	}
 	// Prepare's role wanted where an operator's is.
 	mine := p.Roles[0]
 	mine.Name = "c-op-x"
-	if _, err := DiffRoles("c", []plan.Role{mine}, o.Roles); err == nil || !strings.Contains(err.Error(), "day-2 operator's CredentialsRequest openshift-cloud-credential-operator/x") {
-		t.Errorf("prepare's role over an operator's: %v", err)
+	if _, errs := diffRoles(&plan.Plan{Name: "c", Roles: []plan.Role{mine}}, o, false, nil); len(errs) != 1 || !strings.Contains(errs[0].Error(), "day-2 operator's CredentialsRequest openshift-cloud-credential-operator/x") {
+		t.Errorf("prepare's role over an operator's: %v", errs)
+	}
+	// Removing by name deletes only what is owned and there.
+	o.Roles["c-other"] = RoleState{Name: "c-other", Path: "/", Tags: map[string]string{"team": "x"}}
+	changes, errs := diffRoles(&plan.Plan{Name: "c"}, o, false, []string{"c-op-x", "c-other", "c-gone"})
+	if len(errs) != 0 || describe(changes) != "delete iam-role c-op-x []" {
+		t.Errorf("remove: %v\n%s", errs, describe(changes))
 	}
 }

@@ -1,7 +1,6 @@
 package rotation
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -17,81 +16,55 @@ import (
 
 // AWSIssuer is an issuer oc sts prepare made: discovery documents in S3,
 // served by S3 itself or by CloudFront. Its storage changes go through the
-// converge engine with the plan the state dir keeps, of which a rotation
-// changes the key set document only.
+// converge engine, on the issuer's objects alone (prepare converges the
+// rest), with the plan the state dir keeps.
 type AWSIssuer struct {
 	Clients     *provision.Clients
 	Plan        *plan.Plan
 	Progress    provision.Progress
 	WaitTimeout time.Duration
-	// last spares a run reading AWS twice for the same key set (the plan,
-	// then the change): it is used until the run changes AWS, and for
-	// observationTTL at most (a run may wait hours before retiring).
-	last *observation
-}
-
-const observationTTL = time.Minute
-
-type observation struct {
-	at      time.Time
-	jwks    []byte
-	plan    *plan.Plan
-	aws     *provision.Observed
-	changes []plan.Change
 }
 
 func (a *AWSIssuer) URL() string { return a.Plan.Issuer.URL }
 
-func (a *AWSIssuer) observe(ctx context.Context, jwks []byte) (*observation, error) {
-	if a.last != nil && bytes.Equal(a.last.jwks, jwks) && time.Since(a.last.at) < observationTTL {
-		return a.last, nil
-	}
-	p := WithJWKS(a.Plan, jwks)
-	o, err := provision.Observe(ctx, a.Clients, p)
+// converge makes (or with dryRun, finds) the changes that make the issuer's
+// objects hold jwks. The rotator decides which published keys may go
+// (retire drops the old one only once its tokens have expired), so the
+// engine's guard against dropping keys is lifted.
+func (a *AWSIssuer) converge(ctx context.Context, jwks []byte, dryRun bool) (*provision.Result, error) {
+	p := a.Plan
+	host, err := provision.S3Host(p.Region, p.Bucket.Name)
 	if err != nil {
 		return nil, err
 	}
-	if !o.Bucket.Exists || o.Bucket.Foreign || o.Bucket.InOtherRegion {
-		return nil, fmt.Errorf("the issuer bucket %s is not in AWS account %s (%s): run oc sts prepare with this state dir first", p.Bucket.Name, a.Clients.Account, p.Bucket.Region)
+	in := plan.Input{Name: p.Name, AccountID: p.AccountID, Region: p.Region, JWKS: jwks, BucketHost: host, IssuerKind: p.Issuer.Kind, IssuerOnly: true}
+	if d := p.Distribution; d != nil {
+		in.CloudFrontDomain, in.DistributionARN = d.Domain, d.ARN
 	}
-	all, err := provision.Diff(p, o, false)
-	if err != nil {
-		return nil, err
-	}
-	obs := &observation{at: time.Now(), jwks: jwks, plan: p, aws: o}
-	for _, ch := range all {
-		if ch.Resource == plan.ObjectResource && ch.Name == oidckeys.JWKSPath {
-			obs.changes = append(obs.changes, ch)
-		}
-	}
-	if len(all) > len(obs.changes) {
-		a.Progress("note: AWS also differs from the plan elsewhere (%d changes); a rotation changes only %s: oc sts prepare repairs the rest", len(all)-len(obs.changes), oidckeys.JWKSPath)
-	}
-	a.last = obs
-	return obs, nil
+	return provision.Converge(ctx, a.Clients,
+		provision.Input{Plan: in, Issuer: p.Issuer.URL, Only: []provision.Resource{provision.ObjectResource}, Previous: p},
+		provision.Options{DryRun: dryRun, ReplacePublishedKeys: true, WaitTimeout: a.WaitTimeout},
+		engineUI{a.Progress})
 }
 
-func (a *AWSIssuer) Observe(ctx context.Context, jwks []byte) ([]byte, []plan.Change, error) {
-	obs, err := a.observe(ctx, jwks)
+func (a *AWSIssuer) Observe(ctx context.Context, jwks []byte) ([]byte, []provision.Change, error) {
+	res, err := a.converge(ctx, jwks, true)
 	if err != nil {
 		return nil, nil, err
 	}
-	switch _, ok := obs.aws.Bucket.Objects[oidckeys.JWKSPath]; {
+	b := res.Observed.Bucket
+	switch _, ok := b.Objects[oidckeys.JWKSPath]; {
 	case !ok:
-		return nil, obs.changes, nil
-	case obs.aws.Bucket.PublishedJWKS != nil: // read because it differs
-		return obs.aws.Bucket.PublishedJWKS, obs.changes, nil
+		return nil, res.Changes, nil
+	case b.PublishedJWKS != nil: // read because it differs
+		return b.PublishedJWKS, res.Changes, nil
 	}
-	return planned(obs.plan), obs.changes, nil
+	return planned(res.Plan), res.Changes, nil
 }
 
 func (a *AWSIssuer) Publish(ctx context.Context, jwks []byte) error {
-	obs, err := a.observe(ctx, jwks)
-	if err != nil || len(obs.changes) == 0 {
-		return err
-	}
-	a.last = nil
-	return provision.Apply(ctx, a.Clients, obs.plan, obs.aws, obs.changes, a.Progress)
+	_, err := a.converge(ctx, jwks, false)
+	return err
 }
 
 // Refresh invalidates a CloudFront issuer's cached key set document (the
@@ -132,6 +105,15 @@ func (a *AWSIssuer) Served(ctx context.Context) (jose.JSONWebKeySet, error) {
 	}
 	return pub.JWKS, nil
 }
+
+// engineUI is what the converge engine shows of a rotation's AWS steps:
+// their progress. The rotator has shown its steps and asked before it
+// takes them, so there is nothing more to show or ask.
+type engineUI struct{ progress provision.Progress }
+
+func (u engineUI) Progress(format string, args ...any) { u.progress(format, args...) }
+func (engineUI) Changes(provision.Preview)             {}
+func (engineUI) Confirm(string) error                  { return nil }
 
 // planned is p's key set document.
 func planned(p *plan.Plan) []byte {

@@ -24,6 +24,7 @@ import (
 	"github.com/oc-sts/oc-sts/pkg/credreq"
 	"github.com/oc-sts/oc-sts/pkg/oidckeys"
 	"github.com/oc-sts/oc-sts/pkg/plan"
+	"github.com/oc-sts/oc-sts/pkg/provision"
 	"github.com/oc-sts/oc-sts/pkg/statedir"
 )
 
@@ -131,13 +132,13 @@ type fakeIssuer struct {
 
 func (f *fakeIssuer) URL() string { return f.url }
 
-func (f *fakeIssuer) Observe(_ context.Context, jwks []byte) ([]byte, []plan.Change, error) {
+func (f *fakeIssuer) Observe(_ context.Context, jwks []byte) ([]byte, []provision.Change, error) {
 	if err := f.call(); err != nil {
 		return nil, nil, err
 	}
-	var changes []plan.Change
+	var changes []provision.Change
 	if jwks != nil && string(jwks) != string(f.stored) {
-		changes = append(changes, plan.Change{Resource: plan.ObjectResource, Name: oidckeys.JWKSPath, Action: plan.Update, Fields: []string{plan.FieldContent}})
+		changes = append(changes, provision.Change{Resource: provision.ObjectResource, Name: oidckeys.JWKSPath, Action: provision.Update, Fields: []string{provision.FieldContent}})
 	}
 	return f.stored, changes, nil
 }
@@ -216,7 +217,7 @@ func newTestWorld(t *testing.T) *testWorld {
 	req := credreq.Request{File: "cr.yaml", CR: &ccov1.CredentialsRequest{ObjectMeta: metav1.ObjectMeta{Name: "cr"},
 		Spec: ccov1.CredentialsRequestSpec{SecretRef: corev1.ObjectReference{Namespace: "ns", Name: "creds"}, ServiceAccountNames: []string{"sa"}}},
 		AWS: &ccov1.AWSProviderSpec{StatementEntries: []ccov1.StatementEntry{{Effect: "Allow", Action: []string{"ec2:DescribeInstances"}, Resource: "*"}}}}
-	p, err := plan.Build(plan.Input{Name: "c", AccountID: "123456789012", Region: "us-east-2", JWKS: jwks, Requests: []credreq.Request{req}})
+	p, err := plan.Build(plan.Input{Name: "c", AccountID: "123456789012", Region: "us-east-2", JWKS: jwks, Requests: []credreq.Request{req}, BucketHost: "c-oidc.s3.us-east-2.amazonaws.com"})
 	if err != nil {
 		t.Fatal(err)
 	}

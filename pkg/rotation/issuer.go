@@ -12,7 +12,7 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/oc-sts/oc-sts/pkg/oidckeys"
-	"github.com/oc-sts/oc-sts/pkg/plan"
+	"github.com/oc-sts/oc-sts/pkg/provision"
 )
 
 // Issuer is where AWS reads the cluster's keys: its storage is changed
@@ -21,7 +21,7 @@ type Issuer interface {
 	URL() string
 	// Observe reads the key set document the issuer's storage holds (nil
 	// when there is none) and the changes that make it jwks.
-	Observe(ctx context.Context, jwks []byte) (stored []byte, changes []plan.Change, err error)
+	Observe(ctx context.Context, jwks []byte) (stored []byte, changes []provision.Change, err error)
 	// Publish makes the storage hold jwks; no mutating call when it does.
 	Publish(ctx context.Context, jwks []byte) error
 	// Refresh makes caches in front of the storage (CloudFront) serve what

@@ -14,6 +14,7 @@ import (
 	"github.com/oc-sts/oc-sts/pkg/atomicfs"
 	"github.com/oc-sts/oc-sts/pkg/oidckeys"
 	"github.com/oc-sts/oc-sts/pkg/plan"
+	"github.com/oc-sts/oc-sts/pkg/provision"
 	"github.com/oc-sts/oc-sts/pkg/statedir"
 )
 
@@ -35,9 +36,9 @@ type UI interface {
 
 // Intent is a step a run is about to take.
 type Intent struct {
-	Step Step          `json:"step"`
-	What string        `json:"what"`
-	AWS  []plan.Change `json:"aws,omitempty"` // the converge engine's changes, for the permission check
+	Step Step               `json:"step"`
+	What string             `json:"what"`
+	AWS  []provision.Change `json:"aws,omitempty"` // the converge engine's changes, for the permission check
 }
 
 // Options are what a run is asked to do.

@@ -51,7 +51,11 @@ func Files(dir string, p *plan.Plan, signer *oidckeys.Signer) ([]atomicfs.File, 
 	if err != nil {
 		return nil, err
 	}
-	rendered, err := handoff.Files(p)
+	render := handoff.Files
+	if p.Issuer.KnownAfterApply {
+		render = handoff.IssuerFiles // the rest names the issuer, not known yet
+	}
+	rendered, err := render(p)
 	if err != nil {
 		return nil, err
 	}

@@ -29,9 +29,45 @@ type meta struct {
 	Namespace string `yaml:"namespace,omitempty"`
 }
 
-// Credentials is the AWS shared-config content of a role's Secret.
-func Credentials(roleARN string) string {
+// CredentialsKey is the Secret data key holding the AWS shared config.
+const CredentialsKey = "credentials"
+
+// Credentials is what a credentials Secret's CredentialsKey says.
+type Credentials struct {
+	RoleARN   string
+	TokenFile string // web_identity_token_file
+	Regional  bool   // sts_regional_endpoints = regional
+	// StaticKeys: aws_access_key_id or aws_secret_access_key is present:
+	// long-lived keys, not STS.
+	StaticKeys bool
+}
+
+// RenderCredentials is the AWS shared-config content of a role's Secret.
+func RenderCredentials(roleARN string) string {
 	return fmt.Sprintf("[default]\nsts_regional_endpoints = regional\nrole_arn = %s\nweb_identity_token_file = %s", roleARN, TokenFile)
+}
+
+// ParseCredentials reads the AWS shared-config content of a credentials
+// Secret, as the SDKs read it: key = value lines, any section.
+func ParseCredentials(data string) Credentials {
+	var c Credentials
+	for _, line := range strings.Split(data, "\n") {
+		k, v, ok := strings.Cut(line, "=")
+		if !ok {
+			continue
+		}
+		switch v = strings.TrimSpace(v); strings.TrimSpace(k) {
+		case "role_arn":
+			c.RoleARN = v
+		case "web_identity_token_file":
+			c.TokenFile = v
+		case "sts_regional_endpoints":
+			c.Regional = v == "regional"
+		case "aws_access_key_id", "aws_secret_access_key":
+			c.StaticKeys = true
+		}
+	}
+	return c
 }
 
 // Secret renders the credentials Secret a CredentialsRequest's component reads.
@@ -43,7 +79,7 @@ func Secret(r plan.Role) []byte {
 		Type       string            `yaml:"type"`
 		StringData map[string]string `yaml:"stringData"`
 	}{"v1", "Secret", meta{r.CredentialsRequest.SecretName, r.CredentialsRequest.SecretNamespace}, "Opaque",
-		map[string]string{"credentials": Credentials(r.ARN)}})
+		map[string]string{CredentialsKey: RenderCredentials(r.ARN)}})
 }
 
 type authSpec struct {
@@ -81,6 +117,6 @@ func IsCredentialsSecretFor(data []byte, roleARNPrefix string) bool {
 	if yaml.Unmarshal(data, &s) != nil || s.Kind != "Secret" {
 		return false
 	}
-	creds := s.StringData["credentials"]
-	return strings.Contains(creds, "role_arn = "+roleARNPrefix) && strings.Contains(creds, "web_identity_token_file = "+TokenFile)
+	c := ParseCredentials(s.StringData[CredentialsKey])
+	return strings.HasPrefix(c.RoleARN, roleARNPrefix) && c.TokenFile == TokenFile
 }

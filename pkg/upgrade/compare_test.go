@@ -28,7 +28,7 @@ func target(name, ns, secret string, sas []string, actions ...string) credreq.Re
 
 func liveCluster(actions ...string) Live {
 	r := target("cr", "ns", "creds", []string{"sa"}, actions...)
-	p, _ := plan.Build(plan.Input{Name: "c", AccountID: "123456789012", Region: "us-east-2", Requests: []credreq.Request{r}, JWKS: []byte(`{"keys":[]}`)})
+	p, _ := plan.Build(plan.Input{Name: "c", AccountID: "123456789012", Region: "us-east-2", Requests: []credreq.Request{r}, JWKS: []byte(`{"keys":[]}`), BucketHost: "c-oidc.s3.us-east-2.amazonaws.com"})
 	return Live{
 		Requests: []clustercheck.Request{{Name: "cr", SecretNamespace: "ns", SecretName: "creds", ServiceAccounts: []string{"sa"},
 			Statements: r.AWS.StatementEntries, Secret: clustercheck.Secret{Found: true, RoleARN: roleARN}}},

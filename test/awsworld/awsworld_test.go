@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/json"
+	"flag"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -27,6 +28,11 @@ var moto *Moto
 var gateURL string
 
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		fmt.Println("test/awsworld: skipped under -short (every test runs moto_server)")
+		os.Exit(0)
+	}
 	var err error
 	if moto, err = StartMoto(context.Background()); err != nil {
 		fmt.Fprintln(os.Stderr, "AWS test world:", err)

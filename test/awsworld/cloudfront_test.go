@@ -16,7 +16,8 @@ import (
 // origin access control.
 func TestCloudFrontPrivateIssuer(t *testing.T) {
 	g, cfg := world(t)
-	g.SetDeployDelay(300 * time.Millisecond)
+	// Long enough that a loaded machine still asks while it deploys.
+	g.SetDeployDelay(2 * time.Second)
 	ctx := context.Background()
 	const bucket = "private-oidc"
 	c := s3Client(cfg)
@@ -65,7 +66,7 @@ func TestCloudFrontPrivateIssuer(t *testing.T) {
 	if got := httpStatus(t, web, "GET", "https://"+bucket+".s3.us-east-1.amazonaws.com/keys.json"); got != 403 {
 		t.Errorf("the bucket itself stays private: %d, want 403", got)
 	}
-	time.Sleep(400 * time.Millisecond)
+	time.Sleep(2100 * time.Millisecond)
 	if s := status(); s != "Deployed" {
 		t.Errorf("after the deploy delay the distribution is %s, want Deployed", s)
 	}

@@ -10,7 +10,7 @@ import (
 	iamtypes "github.com/aws/aws-sdk-go-v2/service/iam/types"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
-	"github.com/oc-sts/oc-sts/pkg/plan"
+	"github.com/oc-sts/oc-sts/pkg/awsid"
 	"github.com/oc-sts/oc-sts/test/awsworld"
 )
 
@@ -23,7 +23,7 @@ func (w *world) foreign(t *testing.T) string {
 	ctx := context.Background()
 	for name, tags := range map[string][]iamtypes.Tag{
 		"demo-handmade": nil,
-		"other-role":    {{Key: aws.String(plan.OwnershipTagKey("other")), Value: aws.String(plan.OwnedValue)}},
+		"other-role":    {{Key: aws.String(awsid.OwnershipTagKey("other")), Value: aws.String(awsid.OwnedValue)}},
 	} {
 		if _, err := w.iam().CreateRole(ctx, &iam.CreateRoleInput{RoleName: aws.String(name), AssumeRolePolicyDocument: aws.String(ec2Trust), Tags: tags}); err != nil {
 			t.Fatal(err)

@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 
 	"github.com/oc-sts/oc-sts/pkg/plan"
+	"github.com/oc-sts/oc-sts/pkg/provision"
 	"github.com/oc-sts/oc-sts/pkg/statedir"
 	"github.com/oc-sts/oc-sts/test/awsworld"
 )
@@ -80,7 +81,10 @@ func (w *world) script(t *testing.T, path string, args ...string) *exec.Cmd {
 func (w *world) matchesPlan(t *testing.T, dir, crDir string, flags ...string) {
 	t.Helper()
 	res := w.ocSTS(t, append([]string{"prepare", "--no-installer", "--dir", dir, "--credentials-requests-dir", crDir, "--account-id", "123456789012", "--dry-run", "-o", "json"}, flags...)...)
-	var p plan.Plan
+	var p struct { // the plan, and the changes found
+		plan.Plan
+		Changes []provision.Change `json:"changes"`
+	}
 	if err := json.Unmarshal([]byte(res.stdout), &p); res.code != 0 || err != nil || len(p.Changes) != 0 {
 		t.Fatalf("prepare --dry-run after the script: exit %d, changes %v\n%s", res.code, p.Changes, res.stderr)
 	}

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"flag"
 	"fmt"
 	"io/fs"
 	"os"
@@ -23,6 +24,13 @@ func repoRoot() string {
 }
 
 func TestMain(m *testing.M) {
+	flag.Parse()
+	if testing.Short() {
+		// Every test here runs the built binary, most against the AWS test
+		// world (moto), a registry or a kube-apiserver: the fast tier has none.
+		fmt.Println("test/e2e: skipped under -short (the binary against the test worlds)")
+		os.Exit(0)
+	}
 	dir, err := os.MkdirTemp("", "oc-sts-e2e")
 	if err != nil {
 		panic(err)

@@ -20,6 +20,7 @@ import (
 	"github.com/go-jose/go-jose/v4/jwt"
 
 	"github.com/oc-sts/oc-sts/pkg/plan"
+	"github.com/oc-sts/oc-sts/pkg/provision"
 	"github.com/oc-sts/oc-sts/pkg/statedir"
 	"github.com/oc-sts/oc-sts/test/awsworld"
 )
@@ -148,7 +149,10 @@ func TestPrepareRepairsDrift(t *testing.T) {
 	must(w.iam().PutRolePolicy(ctx, &iam.PutRolePolicyInput{RoleName: &p.Roles[3].Name, PolicyName: aws.String("extra"), PolicyDocument: aws.String(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:*","Resource":"*"}]}`)}))
 
 	dry := w.prepare(t, dir, crDir, "--tag", "team=platform", "--dry-run", "-o", "json")
-	var shown plan.Plan
+	var shown struct { // the plan, and the changes found
+		plan.Plan
+		Changes []provision.Change `json:"changes"`
+	}
 	if err := json.Unmarshal([]byte(dry.stdout), &shown); err != nil || len(shown.Changes) != 5 {
 		t.Fatalf("dry run should list 5 changes: %v %+v\n%s", err, shown.Changes, dry.stderr)
 	}
@@ -156,6 +160,25 @@ func TestPrepareRepairsDrift(t *testing.T) {
 		if !strings.Contains(dry.stderr, want) {
 			t.Errorf("drift %q not shown:\n%s", want, dry.stderr)
 		}
+	}
+	// A human dry run: the plan on stdout, what changes in each field, and
+	// exit 2 with --detailed-exitcode: changes are pending.
+	human := w.prepare(t, dir, crDir, "--tag", "team=platform", "--dry-run", "--detailed-exitcode")
+	ref := role.CredentialsRequest
+	for _, want := range []string{
+		"~ iam-role " + role.Name + " (trust-policy)",
+		"trust-policy: + Statement[0].Condition.StringEquals." + p.Issuer.HostPath + ":sub: system:serviceaccount:" + ref.SecretNamespace + ":" + ref.ServiceAccounts[0],
+		"trust-policy: - Statement[0].Condition.StringLike." + p.Issuer.HostPath + ":sub: " + strings.Replace("system:serviceaccount:"+ref.SecretNamespace+":"+ref.ServiceAccounts[0], ref.ServiceAccounts[0], "*", 1),
+		"~ iam-role " + p.Roles[1].Name + " (tags)\n      tags: team: (none) → platform",
+		"~ iam-role " + p.Roles[2].Name + " (policy)\n      policy: ",
+		"Plan: 0 to create, 5 to update, 0 to delete.",
+	} {
+		if !strings.Contains(human.stdout, want) {
+			t.Errorf("dry run stdout lacks %q:\n%s", want, human.stdout)
+		}
+	}
+	if human.code != 2 || strings.Contains(human.stderr, "Plan:") || strings.Contains(human.stderr, "error") {
+		t.Errorf("--dry-run --detailed-exitcode with changes: exit %d, want 2, the plan on stdout only\n%s", human.code, human.stderr)
 	}
 	w.gate.ResetLog()
 	if res := w.prepare(t, dir, crDir, "--tag", "team=platform"); res.code != 0 {
@@ -166,6 +189,9 @@ func TestPrepareRepairsDrift(t *testing.T) {
 	}
 	if n := len(w.mutating()); n != 5 {
 		t.Errorf("repair made %d mutating calls %v, want 5: one per drift", n, w.mutating())
+	}
+	if res := w.prepare(t, dir, crDir, "--tag", "team=platform", "--dry-run", "--detailed-exitcode"); res.code != 0 || !strings.Contains(res.stdout, "nothing to change") {
+		t.Errorf("--dry-run --detailed-exitcode once converged: exit %d, want 0\n%s%s", res.code, res.stdout, res.stderr)
 	}
 }
 
@@ -242,8 +268,11 @@ func TestPrepareRefusesWithoutPermissionOrConfirmation(t *testing.T) {
 	if res := runCmd(t, cmd); res.code == 0 || !strings.Contains(res.stderr, "add --yes") {
 		t.Errorf("without --yes and no terminal: exit %d\n%s", res.code, res.stderr)
 	}
-	if res := w.prepare(t, dir, crDir, "--dry-run"); res.code != 0 || !strings.Contains(res.stderr, "Plan: 10 to create") {
-		t.Errorf("dry run: exit %d\n%s", res.code, res.stderr)
+	if res := w.prepare(t, dir, crDir, "--dry-run"); res.code != 0 || !strings.Contains(res.stdout, "Plan: 10 to create") {
+		t.Errorf("dry run: exit %d\n%s%s", res.code, res.stdout, res.stderr)
+	}
+	if res := w.prepare(t, dir, crDir, "--detailed-exitcode"); res.code != 1 || !strings.Contains(res.stderr, "--detailed-exitcode goes with --dry-run") {
+		t.Errorf("--detailed-exitcode without --dry-run: exit %d\n%s", res.code, res.stderr)
 	}
 	if m := w.mutating(); len(m) != 0 {
 		t.Errorf("mutating calls without permission, confirmation or with --dry-run: %v", m)

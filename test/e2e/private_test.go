@@ -18,8 +18,8 @@ func TestPreparePrivateIssuer(t *testing.T) {
 	crDir := testdata("credentialsrequests", "4.16")
 
 	dry := w.prepare(t, dir, crDir, "--private-bucket", "--dry-run")
-	if dry.code != 0 || !strings.Contains(dry.stderr, "+ cloudfront-distribution") || len(w.mutating()) != 0 {
-		t.Fatalf("dry run: exit %d, mutating %v\n%s", dry.code, w.mutating(), dry.stderr)
+	if dry.code != 0 || !strings.Contains(dry.stdout, "+ cloudfront-distribution") || len(w.mutating()) != 0 {
+		t.Fatalf("dry run: exit %d, mutating %v\n%s%s", dry.code, w.mutating(), dry.stdout, dry.stderr)
 	}
 	res := w.prepare(t, dir, crDir, "--private-bucket")
 	if res.code != 0 {

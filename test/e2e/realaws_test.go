@@ -303,7 +303,7 @@ func TestPrepareKeepsThePublishedKey(t *testing.T) {
 		t.Errorf("first dir again: exit %d, mutating %v\n%s", res.code, w.mutating(), res.stderr)
 	}
 	res = w.prepare(t, second, crDir, "--replace-published-keys")
-	if res.code != 0 || !strings.Contains(res.stderr, "warning: --replace-published-keys: replacing the published signer keys") {
+	if res.code != 0 || !strings.Contains(res.stderr, "warning: replacing the published signer keys") {
 		t.Fatalf("--replace-published-keys: exit %d\n%s", res.code, res.stderr)
 	}
 	key, _ := os.ReadFile(filepath.Join(second, "tls", "bound-service-account-signing-key.key"))
