@@ -9,7 +9,7 @@ FUZZTIME ?= 20s
 BENCH_LATENCY ?= 200ms
 PLATFORMS := linux/amd64 linux/arm64 darwin/amd64 darwin/arm64
 KUBE_APISERVER := bin/tools/kube-apiserver
-CCO_UPGRADEABLE := bin/tools/cco-upgradeable
+CCO_TOOLS := bin/tools/cco-upgradeable bin/tools/cco-sts-secret
 OPENSHIFT_INSTALL := bin/tools/openshift-install
 INSTALLER_MOD := github.com/openshift/installer
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
@@ -73,10 +73,12 @@ bench:
 	$(GO) test ./pkg/releaseimage -run '^$$' -bench BenchmarkScanHugeManifest -benchtime 3x
 
 # What the tests run: etcd (Debian's etcd-server), a real kube-apiserver built
-# from k8s.io/kubernetes and the cloud-credential-operator's Upgradeable check
-# for verify and upgrade-check, and the real openshift-install for what it
-# makes of a prepared dir (each its own module, pinned).
-test-tools: etcd $(KUBE_APISERVER) $(CCO_UPGRADEABLE) $(OPENSHIFT_INSTALL)
+# from k8s.io/kubernetes; for verify, upgrade-check and operator the
+# cloud-credential-operator's Upgradeable check and its AWS actuator, which
+# writes an operator's Secret from stsIAMRoleARN (both from one module,
+# test/tools/cco, built in one go build: its dependencies once); and the real
+# openshift-install for what it makes of a prepared dir (each pinned).
+test-tools: etcd $(KUBE_APISERVER) $(CCO_TOOLS) $(OPENSHIFT_INSTALL)
 
 etcd:
 	@command -v etcd >/dev/null || test -x /usr/bin/etcd || { $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq etcd-server; }
@@ -89,9 +91,12 @@ $(KUBE_APISERVER): FORCE
 	@$(UPTODATE) || { cd test/tools/kube-apiserver && $(GO) build -o $(CURDIR)/$@ k8s.io/kubernetes/cmd/kube-apiserver; }
 	@$(UPTODATE) record
 
-$(CCO_UPGRADEABLE): FORCE
-	@$(UPTODATE) || { cd test/tools/cco-upgradeable && $(GO) build -o $(CURDIR)/$@ .; }
-	@$(UPTODATE) record
+# Both cloud-credential-operator programs come from test/tools/cco: one go
+# build downloads and compiles its module and dependencies once.
+$(CCO_TOOLS) &: FORCE
+	@ok=1; for t in $(CCO_TOOLS); do GO=$(GO) test/tools/uptodate.sh $$t test/tools/cco || ok=0; done; \
+	[ $$ok = 1 ] || { mkdir -p bin/tools && cd test/tools/cco && $(GO) build -o $(CURDIR)/bin/tools/ $(addprefix ./,$(notdir $(CCO_TOOLS))); }
+	@for t in $(CCO_TOOLS); do GO=$(GO) test/tools/uptodate.sh $$t test/tools/cco record; done
 
 # The installer module at the version test/tools/openshift-install pins
 # (go.sum checks its hash on download), built as its own main module so its

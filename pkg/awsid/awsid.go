@@ -11,6 +11,7 @@ package awsid
 import (
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 )
 
@@ -123,11 +124,23 @@ func Owned(tags map[string]string, name string) bool {
 // Owner reads the ownership tag back: the name tags mark a resource as
 // owned by, or "" (the lexically first when, oddly, there are several).
 func Owner(tags map[string]string) string {
-	owner := ""
+	if owners := Owners(tags); len(owners) > 0 {
+		return owners[0]
+	}
+	return ""
+}
+
+// Owners are all the names tags mark a resource as owned by, sorted.
+func Owners(tags map[string]string) []string {
+	var out []string
 	for k, v := range tags {
-		if name, ok := strings.CutPrefix(k, ownershipPrefix); ok && v == OwnedValue && name != "" && (owner == "" || name < owner) {
-			owner = name
+		if name, ok := strings.CutPrefix(k, ownershipPrefix); ok && v == OwnedValue && name != "" {
+			out = append(out, name)
 		}
 	}
-	return owner
+	slices.Sort(out)
+	return out
 }
+
+// IsOwnershipTag says whether key is an ownership tag's (of any name).
+func IsOwnershipTag(key string) bool { return strings.HasPrefix(key, ownershipPrefix) }

@@ -66,7 +66,8 @@ func NewRootCmd(streams genericiooptions.IOStreams) *cobra.Command {
   verify         prove a running cluster uses short-lived credentials end to end
   upgrade-check  list the AWS changes a target release needs, and apply them
   rotate-key     rotate the service-account signer key, no token ever rejected
-  destroy        remove the AWS resources prepare created`,
+  destroy        remove the AWS resources prepare created
+  operator       give a day-2 OLM operator its AWS role and wire it in`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		// Every command's AWS calls report their retries on stderr.
@@ -85,6 +86,7 @@ func NewRootCmd(streams genericiooptions.IOStreams) *cobra.Command {
 		NewVerifyCmd(streams),
 		NewUpgradeCmd(streams),
 		NewDestroyCmd(streams),
+		NewOperatorCmd(streams),
 		NewRotateKeyCmd(streams),
 		NewVersionCmd(streams),
 	)

@@ -172,8 +172,13 @@ func (o *UpgradeOptions) Run(ctx context.Context) error {
 	}
 	check := func() (clustercheck.ClusterFacts, map[string]*clustercheck.Role, error) {
 		cluster, live, err := o.observe(ctx, c, id, sel.Requests)
+		var operators []upgrade.Finding
+		if err == nil {
+			operators, err = operatorFindings(ctx, o, &live) // day-2 operators' requests are not the release's
+		}
 		if err == nil {
 			report.Findings = append(upgrade.Compare(live, sel.Requests), upgrade.ImplicitFindings(sel.Requests, pred.Inclusion)...)
+			report.Findings = append(report.Findings, operators...)
 			upgrade.Sort(report.Findings)
 			report.Safe = upgrade.Blocking(report.Findings) == 0
 		}

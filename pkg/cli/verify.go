@@ -14,6 +14,7 @@ import (
 
 	"github.com/oc-sts/oc-sts/pkg/awsid"
 	"github.com/oc-sts/oc-sts/pkg/clustercheck"
+	"github.com/oc-sts/oc-sts/pkg/operator"
 	"github.com/oc-sts/oc-sts/pkg/plan"
 	"github.com/oc-sts/oc-sts/pkg/provision"
 )
@@ -118,14 +119,27 @@ func (o *VerifyOptions) Run(ctx context.Context) error {
 		f.Published = clustercheck.FetchPublished(ctx, f.Cluster.Issuer)
 	}
 	providerARN := awsid.ProviderARN(id.Partition, id.Account, host)
-	if f.AWS, err = clustercheck.ReadAWS(ctx, c.IAM, providerARN, f.Cluster.Requests); err != nil {
+	subs, err := operator.ListSubscriptions(ctx, o.dyn)
+	if err != nil {
 		return err
 	}
+	wired := operator.Wired(subs)
+	var wiredARNs []string
+	for _, w := range wired {
+		wiredARNs = append(wiredARNs, w.ARN)
+	}
+	if f.AWS, err = clustercheck.ReadAWS(ctx, c.IAM, providerARN, f.Cluster.Requests, wiredARNs...); err != nil {
+		return err
+	}
+	// A day-2 operator's role trusts the service accounts oc sts operator
+	// added to its request too: verify holds it to exactly those.
+	f.Cluster.Requests = operator.WithAddedServiceAccounts(f.Cluster.Requests, f.AWS.Roles)
 	if o.TokenExchange {
 		fmt.Fprintf(o.ErrOut, "Exchanging service-account tokens at STS for %d roles...\n", len(f.Cluster.Requests))
 		f.Exchanges = clustercheck.ExchangeTokens(ctx, o.kube, c.STS, f.Cluster.Requests)
 	}
-	report := clustercheck.NewReport(plan.APIVersion, f.Cluster.Issuer, clustercheck.Evaluate(f))
+	results := append(clustercheck.Evaluate(f), operator.EvaluateWired(wired, f.Cluster.Requests, f.AWS.Roles, providerARN)...)
+	report := clustercheck.NewReport(plan.APIVersion, f.Cluster.Issuer, results)
 	if o.Output != "" {
 		if err := printObject(o.Out, o.Output, report); err != nil {
 			return err

@@ -61,27 +61,28 @@ func Evaluate(f Facts) []Result {
 	host := awsid.IssuerHost(c.Issuer)
 	for _, r := range c.Requests {
 		object := "credentialsrequest " + r.Key()
+		roleFix := fixFor(r)
 		if !evaluateSecret(r, add) {
 			continue
 		}
 		role, known := f.AWS.Roles[r.Secret.RoleARN]
 		if problem := RoleARNProblem(r.Secret.RoleARN, f.AWS.ProviderARN); problem != "" {
-			add(CheckTrust, r.Secret.RoleARN, Fail, "the Secret of "+object+" names "+problem, prepareFix)
+			add(CheckTrust, r.Secret.RoleARN, Fail, "the Secret of "+object+" names "+problem, roleFix)
 			continue
 		}
 		switch {
 		case !known:
 			continue
 		case role == nil:
-			add(CheckTrust, r.Secret.RoleARN, Fail, "the role of "+object+" does not exist", prepareFix)
+			add(CheckTrust, r.Secret.RoleARN, Fail, "the role of "+object+" does not exist", roleFix)
 			continue
 		}
 		if providerOK {
 			s, reason := JudgeTrust(role.Trust, f.AWS.ProviderARN, host, subjects(r))
-			add(CheckTrust, r.Secret.RoleARN, s, reason, fixIf(s, prepareFix))
+			add(CheckTrust, r.Secret.RoleARN, s, reason, fixIf(s, roleFix))
 		}
 		if missing := MissingActions(role, r.Statements); len(missing) > 0 {
-			add(CheckPermissions, r.Secret.RoleARN, Fail, "cannot "+strings.Join(missing, ", ")+" as "+object+" needs", prepareFix)
+			add(CheckPermissions, r.Secret.RoleARN, Fail, "cannot "+strings.Join(missing, ", ")+" as "+object+" needs", roleFix)
 		} else {
 			add(CheckPermissions, r.Secret.RoleARN, Pass, "covers every action of "+object, "")
 		}
@@ -245,12 +246,33 @@ func hasKey(set jose.JSONWebKeySet, k jose.JSONWebKey) bool {
 	return false
 }
 
-// evaluateSecret: the Secret exists in STS form.
+// operatorFix restores a day-2 operator's role or Secret.
+const operatorFix = "run oc sts operator for the operator (--subscription NAME -n NAMESPACE, or -f with its CredentialsRequests): it restores it"
+
+// fixFor is what restores a request's role: prepare's for the release's,
+// oc sts operator's for a day-2 operator's.
+func fixFor(r Request) string {
+	if r.Payload {
+		return prepareFix
+	}
+	return operatorFix
+}
+
+// evaluateSecret: the Secret exists in STS form (and, for a request that
+// names its role in stsIAMRoleARN, names that role).
 func evaluateSecret(r Request, add func(check, object string, s Status, reason, fix string)) bool {
 	object := "secret " + r.SecretNamespace + "/" + r.SecretName
 	s := r.Secret
 	fix := "apply manifests/" + r.SecretNamespace + "-" + r.SecretName + "-credentials.yaml that oc sts prepare wrote"
 	switch {
+	case r.STSRoleARN != "":
+		fix = "the cloud-credential-operator writes it from the request's stsIAMRoleARN " + r.STSRoleARN + ": check that it runs (oc get clusteroperator cloud-credential)"
+	case !r.Payload:
+		fix = operatorFix
+	}
+	switch {
+	case s.Found && !s.StaticKeys && s.RoleARN != "" && r.STSRoleARN != "" && s.RoleARN != r.STSRoleARN:
+		add(CheckSecret, object, Fail, "names role "+s.RoleARN+", not the request's stsIAMRoleARN "+r.STSRoleARN, fix)
 	case !s.Found:
 		add(CheckSecret, object, Fail, "missing: "+r.Key()+" has no credentials", fix)
 	case s.StaticKeys:

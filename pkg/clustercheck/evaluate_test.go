@@ -151,3 +151,32 @@ func TestEvaluate(t *testing.T) {
 		})
 	}
 }
+
+// A day-2 operator's request: its Secret is the cloud-credential-operator's,
+// written from stsIAMRoleARN, and the fixes say so.
+func TestEvaluateOperatorRequest(t *testing.T) {
+	f := good(t)
+	r := &f.Cluster.Requests[0]
+	r.STSRoleARN = roleARN
+	if got := fails(Evaluate(f)); got != "" {
+		t.Errorf("a converged operator request: %s", got)
+	}
+	r.STSRoleARN = "arn:aws:iam::123456789012:role/c-ns-other"
+	res := Evaluate(f)
+	if got := fails(res); !strings.Contains(got, "FAIL credentials-secret: names role "+roleARN+", not the request's stsIAMRoleARN arn:aws:iam::123456789012:role/c-ns-other") {
+		t.Errorf("a Secret behind its stsIAMRoleARN: %s", got)
+	}
+	r.STSRoleARN = ""
+	r.Secret = Secret{}
+	for _, res := range Evaluate(f) {
+		if res.Check == CheckSecret && !strings.Contains(res.Fix, "oc sts operator") {
+			t.Errorf("a missing operator Secret's fix: %q", res.Fix)
+		}
+	}
+	r.Payload = true
+	for _, res := range Evaluate(f) {
+		if res.Check == CheckSecret && !strings.Contains(res.Fix, "oc sts prepare wrote") {
+			t.Errorf("a missing release Secret's fix: %q", res.Fix)
+		}
+	}
+}

@@ -1,6 +1,8 @@
 package clustercheck
 
 import (
+	"strings"
+
 	"github.com/go-jose/go-jose/v4"
 	ccov1 "github.com/openshift/cloud-credential-operator/pkg/apis/cloudcredential/v1"
 )
@@ -35,6 +37,13 @@ type Request struct {
 	ServiceAccounts []string
 	Statements      []ccov1.StatementEntry
 	Secret          Secret
+	// STSRoleARN is spec.providerSpec.stsIAMRoleARN: the role a day-2
+	// operator put in its request, from which the cloud-credential-operator
+	// writes the Secret.
+	STSRoleARN string
+	// Payload: the release payload's own (the cluster-version operator's
+	// include.release.openshift.io/ annotations), not a day-2 operator's.
+	Payload bool
 }
 
 // Key names a request as namespace/name.
@@ -74,4 +83,17 @@ type Role struct {
 	Policies []string // inline and attached managed policy documents
 	Boundary string   // the permissions boundary document, if any
 	Tags     map[string]string
+}
+
+// payloadAnnotation marks the release payload's own manifests.
+const payloadAnnotation = "include.release.openshift.io/"
+
+// IsPayload says an object came from the release payload.
+func IsPayload(annotations map[string]string) bool {
+	for k := range annotations {
+		if strings.HasPrefix(k, payloadAnnotation) {
+			return true
+		}
+	}
+	return false
 }

@@ -107,7 +107,7 @@ func awsRequest(item unstructured.Unstructured) (Request, bool, error) {
 		return Request{}, false, nil
 	}
 	return Request{Namespace: cr.Namespace, Name: cr.Name, SecretNamespace: cr.Spec.SecretRef.Namespace, SecretName: cr.Spec.SecretRef.Name,
-		ServiceAccounts: cr.Spec.ServiceAccountNames, Statements: spec.StatementEntries}, true, nil
+		ServiceAccounts: cr.Spec.ServiceAccountNames, Statements: spec.StatementEntries, STSRoleARN: spec.STSIAMRoleARN, Payload: IsPayload(cr.Annotations)}, true, nil
 }
 
 // ReadSecret reads the credentials key of a credentials Secret.
@@ -175,8 +175,9 @@ func fetchJSON(ctx context.Context, url string, into any) error {
 	return nil
 }
 
-// ReadAWS reads the provider and the roles the Secrets name.
-func ReadAWS(ctx context.Context, c awsread.IAM, providerARN string, requests []Request) (AWSFacts, error) {
+// ReadAWS reads the provider and the roles the Secrets name, and the
+// roles of more ARNs (those Subscriptions give day-2 operators).
+func ReadAWS(ctx context.Context, c awsread.IAM, providerARN string, requests []Request, more ...string) (AWSFacts, error) {
 	f := AWSFacts{ProviderARN: providerARN, Roles: map[string]*Role{}}
 	p, err := awsread.ReadProvider(ctx, c, providerARN)
 	if err != nil {
@@ -185,9 +186,12 @@ func ReadAWS(ctx context.Context, c awsread.IAM, providerARN string, requests []
 	if p.Exists {
 		f.Provider = &Provider{ClientIDs: p.ClientIDs}
 	}
+	arns := append([]string(nil), more...)
 	for _, r := range requests {
-		arn := r.Secret.RoleARN
-		if arn == "" || f.Roles[arn] != nil || RoleARNProblem(arn, providerARN) != "" {
+		arns = append(arns, r.Secret.RoleARN)
+	}
+	for _, arn := range arns {
+		if _, read := f.Roles[arn]; arn == "" || read || RoleARNProblem(arn, providerARN) != "" {
 			continue // never looked up by name in the caller's account
 		}
 		role, err := readRole(ctx, c, arn)

@@ -97,11 +97,18 @@ func Select(files []File, in *Inclusion) (*Selection, error) {
 	return sel, nil
 }
 
-func decode(m *manifest.Manifest) (*Request, error) {
+func decode(m *manifest.Manifest) (*Request, error) { return decodeFilled(m, nil) }
+
+// decodeFilled decodes and validates a request, after fill (when given)
+// has adjusted it.
+func decodeFilled(m *manifest.Manifest, fill Fill) (*Request, error) {
 	where := fmt.Sprintf("%s: CredentialsRequest %q", m.OriginalFilename, m.Obj.GetName()) // %q: the name is not validated yet
 	cr := &ccov1.CredentialsRequest{}
 	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(m.Obj.Object, cr); err != nil {
 		return nil, fmt.Errorf("%s: %v", where, err)
+	}
+	if fill != nil {
+		fill(cr)
 	}
 	aws := &ccov1.AWSProviderSpec{}
 	if err := json.Unmarshal(cr.Spec.ProviderSpec.Raw, aws); err != nil {
@@ -133,7 +140,7 @@ func validate(cr *ccov1.CredentialsRequest, aws *ccov1.AWSProviderSpec) error {
 	check("spec.secretRef.namespace", ref.Namespace, validation.IsDNS1123Label)
 	check("spec.secretRef.name", ref.Name, validation.IsDNS1123Subdomain)
 	if len(cr.Spec.ServiceAccountNames) == 0 {
-		add("spec.serviceAccountNames is empty: a role for web identity must trust named service accounts; add them to the CredentialsRequest")
+		add("spec.serviceAccountNames is empty: a role for web identity must trust named service accounts; add them to the CredentialsRequest (oc sts operator: --service-account)")
 	}
 	for i, sa := range cr.Spec.ServiceAccountNames {
 		check(fmt.Sprintf("spec.serviceAccountNames[%d]", i), sa, validation.IsDNS1123Subdomain)

@@ -153,3 +153,18 @@ type Tag struct {
 	Key   string `json:"key"`
 	Value string `json:"value"`
 }
+
+// OperatorRequestTag marks a role as a day-2 operator's (oc sts operator),
+// naming its CredentialsRequest (namespace/name): such roles are never a
+// plan's, so prepare neither prunes nor takes them over.
+const OperatorRequestTag = "oc-sts.openshift.io/credentials-request"
+
+// TagOf is the value of key among tags ("" when absent).
+func TagOf(tags []Tag, key string) string {
+	for _, t := range tags {
+		if t.Key == key {
+			return t.Value
+		}
+	}
+	return ""
+}

@@ -1,6 +1,7 @@
 package provision
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -38,7 +39,24 @@ type Input struct {
 	// are certain, and the permission check runs beside the reads; a private
 	// issuer's distribution is looked up by its domain first.
 	Previous *plan.Plan
+	// Roles, when set, are the roles converged in place of those of the
+	// plan's CredentialsRequests (which it then needs none of): a day-2
+	// operator's, made against the issuer and provider of a running
+	// cluster. Only must be [RoleResource].
+	Roles *GivenRoles
 }
+
+// GivenRoles are roles a caller built itself, with the roles to delete.
+type GivenRoles struct {
+	Want []plan.Role
+	// Remove are owned roles to delete, by name (those a caller chose by
+	// their tags); one that is gone or not owned is left alone.
+	Remove []string
+}
+
+// noKeys stands for the signer key set where the issuer's objects are not
+// converged: no name or role depends on it.
+var noKeys = []byte(`{"keys":[]}`)
 
 // Options are how Converge goes about it.
 type Options struct {
@@ -119,6 +137,15 @@ func Converge(ctx context.Context, c *Clients, in Input, opts Options, ui UI) (*
 	x.res.Observed = x.obs
 	x.progress = once(func(format string, args ...any) { ui.Progress("  "+format, args...) })
 	x.private = in.Plan.IssuerKind == plan.PrivateCloudFront
+	if in.Roles != nil {
+		if !slices.Equal(in.Only, []Resource{RoleResource}) || in.Delete || opts.Prune {
+			return x.res, errors.New("provision: given roles are converged alone (Only: roles, no Delete, no Prune)")
+		}
+		x.in.Plan.IssuerOnly, x.in.Plan.Requests = true, nil
+		if len(x.in.Plan.JWKS) == 0 {
+			x.in.Plan.JWKS = noKeys
+		}
+	}
 	if in.Delete {
 		return x.res, x.destroy(ctx)
 	}
@@ -214,7 +241,7 @@ func (x *converger) converge(ctx context.Context) error {
 			return err
 		}
 	}
-	if stale := Stale(p, x.obs); x.scope[RoleResource] && len(stale) > 0 && !x.opts.Prune {
+	if stale := Stale(p, x.obs); x.scope[RoleResource] && x.in.Roles == nil && len(stale) > 0 && !x.opts.Prune {
 		x.ui.Progress("note: oc sts roles no CredentialsRequest needs any more: %s (--prune deletes them)", strings.Join(stale, ", "))
 	}
 	if x.opts.DryRun {
@@ -268,6 +295,12 @@ func (x *converger) observe(ctx context.Context) error {
 	var names plan.Names
 	named := g.add(nil, func(context.Context) (err error) {
 		names, err = plan.NamesOf(x.in.Plan) // the roles' names do not depend on the issuer
+		if r := x.in.Roles; r != nil {
+			names.Roles, names.RolePath = slices.Clone(r.Remove), cmp.Or(x.in.Plan.RolePath, "/")
+			for _, role := range r.Want {
+				names.Roles = append(names.Roles, role.Name)
+			}
+		}
 		return err
 	}, who)
 	var bucket *step
@@ -310,7 +343,7 @@ func (x *converger) observe(ctx context.Context) error {
 		}, who)
 	}
 	planned := g.add(nil, func(context.Context) (err error) {
-		x.plan, err = plan.Build(x.input(true))
+		x.plan, err = x.build()
 		return err
 	}, issuer, keys, named)
 	if bucket != nil && x.scope[ObjectResource] {
@@ -320,6 +353,16 @@ func (x *converger) observe(ctx context.Context) error {
 		}, planned, bucket)
 	}
 	return g.run(ctx, c.Concurrency)
+}
+
+// build is the plan of what is known so far, with the given roles in
+// place of the CredentialsRequests'.
+func (x *converger) build() (*plan.Plan, error) {
+	p, err := plan.Build(x.input(true))
+	if err == nil && x.in.Roles != nil {
+		p.Roles = slices.Clone(x.in.Roles.Want)
+	}
+	return p, err
 }
 
 // resources are the kinds Converge may change.
@@ -415,7 +458,11 @@ func (x *converger) diff(p *plan.Plan, o *Observed) ([]Change, error) {
 		add(nil, err)
 	}
 	if x.scope[RoleResource] {
-		roles, errs := diffRoles(p, o, x.opts.Prune)
+		var remove []string
+		if x.in.Roles != nil {
+			remove = x.in.Roles.Remove
+		}
+		roles, errs := diffRoles(p, o, x.opts.Prune, remove)
 		changes, conflicts = append(changes, roles...), append(conflicts, errs...)
 	}
 	return changes, errors.Join(conflicts...)
@@ -495,7 +542,7 @@ func (x *converger) apply(ctx context.Context) error {
 			return fail(err)
 		}
 		x.obs.Distribution = changes[0].delta.(*distributionDelta).created
-		p, err := plan.Build(x.input(true))
+		p, err := x.build()
 		if err != nil {
 			return fail(err)
 		}

@@ -10,6 +10,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
+	"github.com/oc-sts/oc-sts/pkg/awsid"
 	"github.com/oc-sts/oc-sts/pkg/credreq"
 	"github.com/oc-sts/oc-sts/pkg/plan"
 )
@@ -245,5 +246,39 @@ func TestExplicitDenyIsSaidPlainly(t *testing.T) {
 	implicit := &smithy.GenericAPIError{Code: "AccessDenied", Message: "User: u is not authorized to perform: iam:CreateRole on resource: r because no identity-based policy allows the iam:CreateRole action"}
 	if got := stepError("x", implicit).Error(); !strings.HasPrefix(got, "x: access denied: ") {
 		t.Errorf("an implicit deny is a missing permission: %s", got)
+	}
+}
+
+// A day-2 operator's role (oc sts operator) carries the cluster's
+// ownership tag but is not the plan's: --prune leaves it, and neither
+// kind of role takes the other's place under the same name.
+func TestOperatorRolesAreNotThePlans(t *testing.T) {
+	p := testPlan(t, "a")
+	o := converged(p)
+	opTags := map[string]string{awsid.OwnershipTagKey("c"): awsid.OwnedValue, plan.OperatorRequestTag: "openshift-cloud-credential-operator/x"}
+	o.Roles["c-op-x"] = RoleState{Name: "c-op-x", Path: "/", Tags: opTags}
+	o.Roles["c-ns-gone"] = RoleState{Name: "c-ns-gone", Path: "/", Tags: map[string]string{awsid.OwnershipTagKey("c"): awsid.OwnedValue}}
+	changes, err := Diff(p, o, true)
+	if err != nil || describe(changes) != "delete iam-role c-ns-gone []" {
+		t.Fatalf("prune: %v\n%s", err, describe(changes))
+	}
+
+	// The operator's role wanted where prepare's is.
+	want := p.Roles[0]
+	want.Tags = append(append([]plan.Tag(nil), want.Tags...), plan.Tag{Key: plan.OperatorRequestTag, Value: "ns/op"})
+	if _, errs := diffRoles(&plan.Plan{Name: "c", Roles: []plan.Role{want}}, o, false, nil); len(errs) != 1 || !strings.Contains(errs[0].Error(), "prepare's, for a CredentialsRequest of the release") {
+		t.Errorf("an operator's role over prepare's: %v", errs)
+	}
+	// Prepare's role wanted where an operator's is.
+	mine := p.Roles[0]
+	mine.Name = "c-op-x"
+	if _, errs := diffRoles(&plan.Plan{Name: "c", Roles: []plan.Role{mine}}, o, false, nil); len(errs) != 1 || !strings.Contains(errs[0].Error(), "day-2 operator's CredentialsRequest openshift-cloud-credential-operator/x") {
+		t.Errorf("prepare's role over an operator's: %v", errs)
+	}
+	// Removing by name deletes only what is owned and there.
+	o.Roles["c-other"] = RoleState{Name: "c-other", Path: "/", Tags: map[string]string{"team": "x"}}
+	changes, errs := diffRoles(&plan.Plan{Name: "c"}, o, false, []string{"c-op-x", "c-other", "c-gone"})
+	if len(errs) != 0 || describe(changes) != "delete iam-role c-op-x []" {
+		t.Errorf("remove: %v\n%s", errs, describe(changes))
 	}
 }

@@ -148,10 +148,10 @@ type roleDelta struct {
 	have *RoleState
 }
 
-// diffRoles are the roles to create or repair, and with prune the owned
-// roles the plan no longer has, to delete; a role of the plan's name that
-// is not oc sts's is a conflict.
-func diffRoles(p *plan.Plan, o *Observed, prune bool) ([]Change, []error) {
+// diffRoles are the roles to create or repair, and to delete: with prune
+// the owned roles the plan no longer has, and the owned ones of remove; a
+// role of the plan's name that is not oc sts's is a conflict.
+func diffRoles(p *plan.Plan, o *Observed, prune bool, remove []string) ([]Change, []error) {
 	var changes []Change
 	var conflicts []error
 	for i := range p.Roles {
@@ -162,17 +162,26 @@ func diffRoles(p *plan.Plan, o *Observed, prune bool) ([]Change, []error) {
 			changes = append(changes, Change{Resource: RoleResource, Name: want.Name, Action: Create, delta: &roleDelta{want: want}})
 		case !awsid.Owned(have.Tags, p.Name):
 			conflicts = append(conflicts, fmt.Errorf("the IAM role %s exists without the tag %s=%s: it is not oc sts's; delete or rename it, or choose another --name", want.Name, awsid.OwnershipTagKey(p.Name), awsid.OwnedValue))
+		case have.Tags[plan.OperatorRequestTag] != plan.TagOf(want.Tags, plan.OperatorRequestTag):
+			conflicts = append(conflicts, fmt.Errorf("the IAM role %s is oc sts's, but %s: a CredentialsRequest of the release and a day-2 operator's cannot share a Secret's role; give the operator's request another Secret", want.Name, operatorOf(have.Tags)))
 		default:
 			if fields, details := roleDrift(want, have); fields != nil {
 				changes = append(changes, Change{Resource: RoleResource, Name: want.Name, Action: Update, Fields: fields, Details: details, delta: &roleDelta{want: want, have: &have}})
 			}
 		}
 	}
+	var deleted []string
 	if prune {
-		for _, name := range Stale(p, o) {
-			have := o.Roles[name]
-			changes = append(changes, Change{Resource: RoleResource, Name: name, Action: Delete, delta: &roleDelta{have: &have}})
+		deleted = Stale(p, o)
+	}
+	for _, name := range remove {
+		if have, ok := o.Roles[name]; ok && awsid.Owned(have.Tags, p.Name) && !slices.Contains(deleted, name) {
+			deleted = append(deleted, name)
 		}
+	}
+	for _, name := range deleted {
+		have := o.Roles[name]
+		changes = append(changes, Change{Resource: RoleResource, Name: name, Action: Delete, delta: &roleDelta{have: &have}})
 	}
 	return changes, conflicts
 }
@@ -185,12 +194,22 @@ func Stale(p *plan.Plan, o *Observed) []string {
 	}
 	var out []string
 	for name, r := range o.Roles {
+		if _, op := r.Tags[plan.OperatorRequestTag]; op {
+			continue // a day-2 operator's: oc sts operator --delete (or destroy) removes it
+		}
 		if !inPlan[name] && awsid.Owned(r.Tags, p.Name) {
 			out = append(out, name)
 		}
 	}
 	sort.Strings(out)
 	return out
+}
+
+func operatorOf(tags map[string]string) string {
+	if r := tags[plan.OperatorRequestTag]; r != "" {
+		return "it serves the day-2 operator's CredentialsRequest " + r + " (oc sts operator)"
+	}
+	return "it is prepare's, for a CredentialsRequest of the release"
 }
 
 // roleDrift names the fields of have that differ from want, and what
@@ -411,4 +430,11 @@ func hasAll(have, want []string) bool {
 		}
 	}
 	return true
+}
+
+// ReadOwnedRoles reads the roles carrying name's ownership tag (searched
+// under path when GetAccountAuthorizationDetails is denied), by name: what
+// a caller that builds its own roles (oc sts operator) reads them from.
+func ReadOwnedRoles(ctx context.Context, c *Clients, name, path string) (map[string]RoleState, error) {
+	return observeRoles(ctx, c, name, nil, path)
 }
