@@ -5,6 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
 )
 
 // Flag groups own their flags: each registers its flags once, with one
@@ -28,6 +29,18 @@ type changeFlags struct {
 func (f *changeFlags) Bind(cmd *cobra.Command) {
 	cmd.Flags().BoolVar(&f.DryRun, "dry-run", false, "Show the AWS changes and stop: nothing is changed in AWS or on disk.")
 	cmd.Flags().BoolVarP(&f.Yes, "yes", "y", false, "Make the changes without asking (required when stdin is not a terminal).")
+}
+
+// bindKubeFlags registers kubectl's connection flags (--kubeconfig,
+// --context, -n, ...) on cmd, listed in --help in their own section after
+// the command's own flags, which they would otherwise bury.
+func bindKubeFlags(cmd *cobra.Command, cf *genericclioptions.ConfigFlags) {
+	fs := pflag.NewFlagSet("kube", pflag.ContinueOnError)
+	cf.AddFlags(fs)
+	fs.VisitAll(func(f *pflag.Flag) {
+		f.Annotations = map[string][]string{flagGroup: {"Cluster connection flags (as kubectl's)"}}
+		cmd.Flags().AddFlag(f)
+	})
 }
 
 // flagGroup is the annotation that lists a flag in its own section of --help.

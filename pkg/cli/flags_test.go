@@ -55,3 +55,25 @@ func TestSharedFlagsHaveOneHelpText(t *testing.T) {
 		}
 	}
 }
+
+// The commands that talk to a cluster list kubectl's connection flags in
+// their own section, after their own flags, which they would bury.
+func TestKubeFlagsHaveTheirOwnHelpSection(t *testing.T) {
+	for _, c := range []string{"verify", "upgrade-check", "rotate-key", "operator"} {
+		out := help(t, c)
+		own, kube, ok := strings.Cut(out, "\nCluster connection flags (")
+		if !ok {
+			t.Errorf("%s --help: no cluster connection section:\n%s", c, out)
+			continue
+		}
+		for _, f := range []string{"--kubeconfig", "--context", "-n, --namespace", "--token"} {
+			f = "  " + f + " "
+			if strings.Contains(own, f) || !strings.Contains(kube, f) {
+				t.Errorf("%s --help: %s is not (only) in the cluster connection section", c, f)
+			}
+		}
+		if !strings.Contains(own, "  -o, --output ") {
+			t.Errorf("%s --help: -o is not among the command's own flags", c)
+		}
+	}
+}

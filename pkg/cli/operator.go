@@ -104,7 +104,7 @@ them); oc sts destroy removes them with the cluster's.`,
 		}
 		return run(cmd, args)
 	}
-	o.ConfigFlags.AddFlags(cmd.Flags())
+	bindKubeFlags(cmd, o.ConfigFlags)
 	f := cmd.Flags()
 	f.StringVar(&o.Subscription, "subscription", "", "The operator's OLM Subscription (in -n NAMESPACE).")
 	f.StringSliceVarP(&o.Filenames, "filename", "f", nil, "CredentialsRequest file or directory (repeatable); ${NAMESPACE} is filled from -n.")

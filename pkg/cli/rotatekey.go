@@ -104,7 +104,7 @@ says where a rotation stands.`,
 			return runOptions(o)(cmd, args)
 		},
 	}
-	o.ConfigFlags.AddFlags(cmd.Flags())
+	bindKubeFlags(cmd, o.ConfigFlags)
 	f := cmd.Flags()
 	f.StringVar(&o.Dir, "dir", "", "The install dir oc sts prepare wrote (its state dir is <dir>/"+statedir.DirName+"; default: the current directory).")
 	f.StringVar(&o.StateDir, "state-dir", "", "The state dir of the cluster's prepare (holds plan.json and the signer key).")

@@ -79,7 +79,7 @@ Manual-mode cluster needs before a minor upgrade.`,
 	cmd.RunE = func(cmd *cobra.Command, args []string) error { return couldNotTellIf(run(cmd, args)) }
 	cmd.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return couldNotTellIf(err) })
 	cmd.Args = func(cmd *cobra.Command, args []string) error { return couldNotTellIf(cobra.NoArgs(cmd, args)) }
-	o.ConfigFlags.AddFlags(cmd.Flags())
+	bindKubeFlags(cmd, o.ConfigFlags)
 	f := cmd.Flags()
 	f.StringVar(&o.To, "to", "", "Target: a release image pull spec, or a version among the cluster's available or conditional updates.")
 	f.StringVar(&o.CredentialsRequestsDir, "credentials-requests-dir", "", "Target CredentialsRequests from a directory instead of a release image.")

@@ -56,7 +56,7 @@ nothing; it exits 0 only when no check FAILs.`,
 		Args: cobra.NoArgs,
 		RunE: runOptions(o),
 	}
-	o.ConfigFlags.AddFlags(cmd.Flags())
+	bindKubeFlags(cmd, o.ConfigFlags)
 	cmd.Flags().BoolVar(&o.TokenExchange, "token-exchange", false, "Also exchange a service-account token for each role at STS.")
 	cmd.Flags().StringVar(&o.Region, "region", "", "AWS region (default: the cluster's Infrastructure, then the AWS configuration).")
 	o.awsFlags.Bind(cmd)
