@@ -19,6 +19,7 @@ import (
 	"github.com/oc-sts/oc-sts/pkg/credreq"
 	"github.com/oc-sts/oc-sts/pkg/plan"
 	"github.com/oc-sts/oc-sts/pkg/provision"
+	"github.com/oc-sts/oc-sts/pkg/stsmanifests"
 	"github.com/oc-sts/oc-sts/pkg/upgrade"
 )
 
@@ -298,7 +299,7 @@ func (o *UpgradeOptions) apply(ctx context.Context, c *provision.Clients, cluste
 	if o.DryRun {
 		return res.Changes, nil
 	}
-	if err := upgrade.EnsureSecrets(ctx, o.kube, res.Plan.Roles, progressTo(o.ErrOut)); err != nil {
+	if err := stsmanifests.EnsureSecrets(ctx, o.kube, res.Plan.Roles, progressTo(o.ErrOut)); err != nil {
 		return nil, applyError(ctx, err, "oc sts upgrade-check --apply")
 	}
 	return res.Changes, nil

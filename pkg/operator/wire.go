@@ -16,9 +16,9 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
-	"sigs.k8s.io/yaml"
 
 	"github.com/oc-sts/oc-sts/pkg/clustercheck"
+	"github.com/oc-sts/oc-sts/pkg/plan"
 	"github.com/oc-sts/oc-sts/pkg/stsmanifests"
 )
 
@@ -245,7 +245,7 @@ func ApplyWiring(ctx context.Context, kube kubernetes.Interface, dyn dynamic.Int
 			}
 		}
 		if secrets[r.Wiring.Secret] {
-			if err := writeSecret(ctx, kube, r, progress); err != nil {
+			if err := stsmanifests.EnsureSecrets(ctx, kube, []plan.Role{r.Role}, progress); err != nil {
 				return err
 			}
 		}
@@ -318,28 +318,6 @@ func envOrEmpty(env []corev1.EnvVar) []corev1.EnvVar {
 		return []corev1.EnvVar{}
 	}
 	return env
-}
-
-func writeSecret(ctx context.Context, kube kubernetes.Interface, r Role, progress func(string, ...any)) error {
-	var want corev1.Secret
-	if err := yaml.Unmarshal(stsmanifests.Secret(r.Role), &want); err != nil {
-		return err
-	}
-	ns := want.Namespace
-	have, err := kube.CoreV1().Secrets(ns).Get(ctx, want.Name, metav1.GetOptions{})
-	switch {
-	case apierrors.IsNotFound(err):
-		progress("creating secret %s/%s", ns, want.Name)
-		_, err = kube.CoreV1().Secrets(ns).Create(ctx, &want, metav1.CreateOptions{})
-	case err == nil:
-		progress("updating secret %s/%s", ns, want.Name)
-		have.Data, have.StringData = nil, want.StringData
-		_, err = kube.CoreV1().Secrets(ns).Update(ctx, have, metav1.UpdateOptions{})
-	}
-	if err != nil {
-		return fmt.Errorf("secret %s/%s: %w", ns, want.Name, err)
-	}
-	return nil
 }
 
 // DiffUnwire lists what deleting roles (by ARN) undoes in the cluster: the

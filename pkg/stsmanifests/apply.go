@@ -1,4 +1,4 @@
-package upgrade
+package stsmanifests
 
 import (
 	"context"
@@ -11,15 +11,15 @@ import (
 	"sigs.k8s.io/yaml"
 
 	"github.com/oc-sts/oc-sts/pkg/plan"
-	"github.com/oc-sts/oc-sts/pkg/stsmanifests"
 )
 
-// EnsureSecrets creates or updates each role's credentials Secret (the same
-// manifest prepare writes), creating its namespace when it is missing.
+// EnsureSecrets creates or updates each role's credentials Secret in a
+// running cluster (the manifest prepare writes), creating its namespace when
+// it is missing: the one writer of upgrade-check --apply and oc sts operator.
 func EnsureSecrets(ctx context.Context, kube kubernetes.Interface, roles []plan.Role, progress func(string, ...any)) error {
 	for _, r := range roles {
 		var want corev1.Secret
-		if err := yaml.Unmarshal(stsmanifests.Secret(r), &want); err != nil {
+		if err := yaml.Unmarshal(Secret(r), &want); err != nil {
 			return err
 		}
 		ns := want.Namespace
