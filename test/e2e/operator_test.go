@@ -142,6 +142,25 @@ func (c *stsCluster) operator(t *testing.T, args ...string) (operatorReport, res
 // exchange gets a TokenRequest token of a service account (audience
 // openshift) from the kube-apiserver and trades it at STS for roleARN,
 // through the gate, which verifies it against the published issuer as STS does.
+// convergedRerun runs oc sts operator again, which must change nothing in
+// AWS or the cluster, then verify, which must pass.
+func (c *stsCluster) convergedRerun(t *testing.T, args ...string) clustercheck.Report {
+	t.Helper()
+	c.w.gate.ResetLog()
+	again, res := c.operator(t, args...)
+	if res.code != 0 || len(again.Changes) != 0 || len(again.ClusterChanges) != 0 {
+		t.Errorf("a second run: exit %d, changes %+v %+v\n%s", res.code, again.Changes, again.ClusterChanges, res.stderr)
+	}
+	if m := c.w.mutating(); len(m) != 0 {
+		t.Errorf("a converged re-run called %v", m)
+	}
+	vr, res := c.verify(t)
+	if res.code != 0 {
+		t.Fatalf("verify: exit %d %+v\n%s", res.code, failed(vr), res.stderr)
+	}
+	return vr
+}
+
 func (c *stsCluster) exchange(t *testing.T, ns, sa, roleARN string) error {
 	t.Helper()
 	tok := strings.TrimSpace(c.kubectl(t, "create", "token", "-n", ns, sa, "--audience", "openshift", "--duration", "10m"))
@@ -191,6 +210,7 @@ func resultOf(r clustercheck.Report, check, object string) *clustercheck.Result 
 // needs more is reported by upgrade-check and converged; --delete leaves
 // nothing of it.
 func TestOperatorRoleForASubscription(t *testing.T) {
+	t.Parallel()
 	c := newSTSCluster(t, "4.16")
 	c.installOLM(t)
 	c.apply(t, fmt.Sprintf(`apiVersion: v1
@@ -270,19 +290,7 @@ spec: {channel: stable-v1, name: aws-load-balancer-operator, source: redhat-oper
 		t.Error("another service account's token got the operator's role")
 	}
 
-	c.w.gate.ResetLog()
-	again, res := c.operator(t, "--subscription", alboSub, "-n", alboNS, "--yes")
-	if res.code != 0 || len(again.Changes) != 0 || len(again.ClusterChanges) != 0 {
-		t.Errorf("a second run: exit %d, changes %+v %+v\n%s", res.code, again.Changes, again.ClusterChanges, res.stderr)
-	}
-	if m := c.w.mutating(); len(m) != 0 {
-		t.Errorf("a converged re-run called %v", m)
-	}
-
-	vr, res := c.verify(t)
-	if res.code != 0 {
-		t.Fatalf("verify: exit %d %+v\n%s", res.code, failed(vr), res.stderr)
-	}
+	vr := c.convergedRerun(t, "--subscription", alboSub, "-n", alboNS, "--yes")
 	object := "credentialsrequest " + ccoNS + "/aws-load-balancer-operator"
 	if r := resultOf(vr, clustercheck.CheckTokenExchange, object); r == nil || r.Status != clustercheck.Pass {
 		t.Errorf("no token exchange PASS for %s: %+v", object, r)
@@ -333,6 +341,7 @@ spec: {channel: stable-v1, name: aws-load-balancer-operator, source: redhat-oper
 // their Secrets and records the requests, verify holds the roles to them,
 // a re-run changes nothing, and destroy removes the roles with the cluster's.
 func TestOperatorRoleFromAFile(t *testing.T) {
+	t.Parallel()
 	const ns = "openshift-cluster-csi-drivers"
 	c := newSTSCluster(t, "4.16")
 	c.apply(t, fmt.Sprintf(`apiVersion: v1
@@ -386,19 +395,7 @@ metadata: {name: aws-efs-csi-driver-node-sa, namespace: %[1]s}`, ns))
 		t.Errorf("the recorded request's Secret namespace is %q", got)
 	}
 
-	c.w.gate.ResetLog()
-	again, res := c.operator(t, args...)
-	if res.code != 0 || len(again.Changes) != 0 || len(again.ClusterChanges) != 0 {
-		t.Errorf("a second run: exit %d, changes %+v %+v\n%s", res.code, again.Changes, again.ClusterChanges, res.stderr)
-	}
-	if m := c.w.mutating(); len(m) != 0 {
-		t.Errorf("a converged re-run called %v", m)
-	}
-
-	vr, res := c.verify(t)
-	if res.code != 0 {
-		t.Fatalf("verify: exit %d %+v\n%s", res.code, failed(vr), res.stderr)
-	}
+	vr := c.convergedRerun(t, args...)
 	for _, name := range []string{"openshift-aws-efs-csi-driver", "openshift-aws-efs-csi-driver-node"} {
 		if r := resultOf(vr, clustercheck.CheckTokenExchange, "credentialsrequest "+ccoNS+"/"+name); r == nil || r.Status != clustercheck.Pass {
 			t.Errorf("no token exchange PASS for %s: %+v", name, r)
