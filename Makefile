@@ -52,7 +52,7 @@ vet:
 # binary against a real local registry, then oc itself as the oracle (its
 # own module under test/oracle, so oc's older Kubernetes stays out of ours).
 test: vet test-tools
-	$(GO) test -count=1 -timeout 60m ./... # the e2e package (installer, scripts, crash tests) passes 30m on a loaded 2-core machine
+	$(GO) test -count=1 -timeout 60m -parallel 4 ./... # e2e tests run side by side (each its own moto, cluster, dirs): most wait on servers and processes
 	cd test/oracle && $(GO) vet ./... && $(GO) test -count=1 ./...
 
 # The fast tier: unit tests, fakes and golden files; no moto, etcd,

@@ -22,20 +22,27 @@ import (
 	"github.com/oc-sts/oc-sts/test/awsworld"
 )
 
+// The moto servers: a test takes an idle one (reset) or starts one, and
+// gives it back when it ends, so tests running side by side (t.Parallel)
+// each have an AWS account of their own and a package run starts only as
+// many servers as tests ran at once.
 var (
-	motoOnce sync.Once
-	moto     *awsworld.Moto
-	motoErr  error
+	motoMu    sync.Mutex
+	idleMotos []*awsworld.Moto
+	allMotos  []*awsworld.Moto
 )
 
 func stopMoto() {
-	if moto != nil {
-		moto.Stop()
+	motoMu.Lock()
+	defer motoMu.Unlock()
+	for _, m := range allMotos {
+		m.Stop()
 	}
 }
 
 // world is the AWS test world for one test: a reset moto behind a new gate.
 type world struct {
+	moto   string // its moto server's URL
 	gate   *awsworld.Gate
 	env    []string
 	direct aws.Config // straight to moto, for the test's own reads and drift
@@ -43,27 +50,35 @@ type world struct {
 
 func newWorld(t testing.TB) *world {
 	t.Helper()
-	motoOnce.Do(func() { moto, motoErr = awsworld.StartMoto(context.Background()) })
-	if motoErr != nil {
-		t.Fatalf("AWS test world: %v", motoErr)
-	}
-	if err := moto.Reset(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	return worldOn(t, moto.URL)
+	return worldOn(t, takeMoto(t).URL)
 }
 
-// newOwnWorld is a world on a moto of its own, for a test that runs in
-// parallel with others (t.Parallel): the AWS CLI tests, slow for the CLI's
-// start-up, share the machine's cores.
-func newOwnWorld(t testing.TB) *world {
+// takeMoto is a moto server of the test's own until it ends, with no state.
+func takeMoto(t testing.TB) *awsworld.Moto {
 	t.Helper()
-	m, err := awsworld.StartMoto(context.Background())
-	if err != nil {
-		t.Fatalf("AWS test world: %v", err)
+	motoMu.Lock()
+	var m *awsworld.Moto
+	if n := len(idleMotos); n > 0 {
+		m, idleMotos = idleMotos[n-1], idleMotos[:n-1]
 	}
-	t.Cleanup(m.Stop)
-	return worldOn(t, m.URL)
+	motoMu.Unlock()
+	if m == nil {
+		var err error
+		if m, err = awsworld.StartMoto(context.Background()); err != nil {
+			t.Fatalf("AWS test world: %v", err)
+		}
+		motoMu.Lock()
+		allMotos = append(allMotos, m)
+		motoMu.Unlock()
+	} else if err := m.Reset(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		motoMu.Lock()
+		idleMotos = append(idleMotos, m)
+		motoMu.Unlock()
+	})
+	return m
 }
 
 func worldOn(t testing.TB, motoURL string) *world {
@@ -78,6 +93,7 @@ func worldOn(t testing.TB, motoURL string) *world {
 	ca := filepath.Join(home, "ca.pem")
 	os.WriteFile(ca, g.CACertPEM(), 0o644)
 	return &world{
+		moto: motoURL,
 		gate: g,
 		// HTTP_PROXY carries S3 Control, whose SDK puts the account ID in front of the endpoint's host.
 		env: []string{"AWS_ENDPOINT_URL=" + srv.URL, "HTTPS_PROXY=" + srv.URL, "HTTP_PROXY=" + srv.URL, "SSL_CERT_FILE=" + ca, "HOME=" + home,

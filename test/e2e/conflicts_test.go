@@ -23,6 +23,7 @@ const userIngressSecret = "apiVersion: v1\nkind: Secret\nmetadata:\n  name: clou
 // run, every one listed, the dir untouched; --force replaces them, says so
 // and keeps each in the state dir; a re-run after it has nothing to say.
 func TestManifestConflicts(t *testing.T) {
+	t.Parallel()
 	dir := exampleDir(t, nil)
 	crs := testdata("credentialsrequests", "4.16")
 	if res := run(t, true, offlineArgs(dir, crs)...); res.code != 0 {
@@ -110,6 +111,7 @@ func TestManifestConflicts(t *testing.T) {
 // old and new and the destroy command; --retarget goes on and the state
 // dir then holds only the new rendering.
 func TestRetargetRefused(t *testing.T) {
+	t.Parallel()
 	dir := exampleDir(t, nil)
 	crs := testdata("credentialsrequests", "4.16")
 	if res := run(t, true, offlineArgs(dir, crs)...); res.code != 0 {
@@ -161,6 +163,7 @@ func TestRetargetRefused(t *testing.T) {
 
 // --state-dir inside what the installer reads is refused, nothing created.
 func TestStateDirInsideManifestsRefused(t *testing.T) {
+	t.Parallel()
 	crs := testdata("credentialsrequests", "4.16")
 	for _, sub := range []string{"manifests/state", "openshift", "tls/x"} {
 		dir := exampleDir(t, nil)
@@ -176,6 +179,7 @@ func TestStateDirInsideManifestsRefused(t *testing.T) {
 // The install-config edit changes only the credentialsMode bytes, in a
 // JSON file (which stays JSON) and with an empty or null mode.
 func TestInstallConfigEditByteExact(t *testing.T) {
+	t.Parallel()
 	crs := testdata("credentialsrequests", "4.16")
 	example, _ := os.ReadFile(filepath.Join(repoRoot(), "examples", "install-dir", "install-config.yaml"))
 	json := "{\n  \"apiVersion\": \"v1\",\n  \"metadata\": {\"name\": \"demo\"},\n  \"baseDomain\": \"example.com\",\n  \"platform\": {\"aws\": {\"region\": \"us-east-2\"}},\n  \"pullSecret\": \"{\\\"auths\\\":{}}\"\n}\n"

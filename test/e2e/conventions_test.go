@@ -12,6 +12,7 @@ import (
 // `make install` puts the binary and the completion shims side by side;
 // the real kubectl, with them on PATH, completes `kubectl sts`.
 func TestCompletionThroughKubectl(t *testing.T) {
+	t.Parallel()
 	kubectl, err := exec.LookPath("kubectl")
 	if err != nil {
 		t.Skip("no kubectl on PATH")
@@ -64,6 +65,7 @@ func TestCompletionThroughKubectl(t *testing.T) {
 // Help reads as the plugin is run: `oc sts …`; every flag's value is
 // named by its type (a backquoted word in a help text would rename it).
 func TestHelpConventions(t *testing.T) {
+	t.Parallel()
 	flagLine := regexp.MustCompile(`^\s+(?:-\w, )?--[\w-]+(?: (\S+))?\s{2,}`)
 	types := map[string]bool{"": true, "string": true, "int": true, "duration": true, "stringToString": true, "strings": true, "stringArray": true}
 	for _, cmd := range [][]string{{}, {"prepare"}, {"verify"}, {"upgrade-check"}, {"destroy"}} {
@@ -88,6 +90,7 @@ func TestHelpConventions(t *testing.T) {
 // -v takes a klog level, as in oc and kubectl; the inclusion table is
 // --explain's.
 func TestVerbosityLevel(t *testing.T) {
+	t.Parallel()
 	crs := testdata("credentialsrequests", "4.16")
 	for _, v := range [][]string{{"-v", "6"}, {"-v=6"}, {"--v", "2"}} {
 		res := run(t, true, offlineArgs(exampleDir(t, nil), crs, v...)...)
@@ -111,6 +114,7 @@ func TestVerbosityLevel(t *testing.T) {
 // network namespace of its own, a bad flag is reported as itself, not as
 // an unreachable AWS or registry.
 func TestFlagsCheckedBeforeNetwork(t *testing.T) {
+	t.Parallel()
 	for name, tt := range map[string]struct {
 		args []string
 		want string

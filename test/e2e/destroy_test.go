@@ -39,6 +39,7 @@ func (w *world) foreign(t *testing.T) string {
 }
 
 func TestDestroyRemovesOnlyWhatIsOwned(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	foreign := w.foreign(t)
 	dir := exampleDir(t, nil)
@@ -83,6 +84,7 @@ func TestDestroyRemovesOnlyWhatIsOwned(t *testing.T) {
 // Where GetAccountAuthorizationDetails is denied, roles are found under
 // the role path by name prefix and tag, and read one by one.
 func TestObserveWithoutAccountAuthorizationDetails(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	foreign := w.foreign(t)
 	w.gate.FailOperation("GetAccountAuthorizationDetails", awsworld.AccessDenied)

@@ -15,6 +15,7 @@ func runBashSyntaxCheck(script string) ([]byte, error) {
 // Bad input: one clear error naming the file or field, a non-zero exit,
 // and the install dir exactly as it was.
 func TestBadInputLeavesDirUntouched(t *testing.T) {
+	t.Parallel()
 	example, _ := os.ReadFile(filepath.Join(repoRoot(), "examples", "install-dir", "install-config.yaml"))
 	good := testdata("credentialsrequests", "4.16")
 	badCRs := t.TempDir()
@@ -66,6 +67,7 @@ func TestBadInputLeavesDirUntouched(t *testing.T) {
 
 // An existing signer key is reused; a different one beside it is refused.
 func TestSignerKeyIsNeverReplaced(t *testing.T) {
+	t.Parallel()
 	dir := exampleDir(t, nil)
 	crs := testdata("credentialsrequests", "4.16")
 	if res := run(t, true, offlineArgs(dir, crs)...); res.code != 0 {
@@ -93,6 +95,7 @@ func TestSignerKeyIsNeverReplaced(t *testing.T) {
 }
 
 func TestHelpVersionCompletion(t *testing.T) {
+	t.Parallel()
 	if res := run(t, false, "prepare", "--help"); res.code != 0 || !strings.Contains(res.stdout, "--offline") || !strings.Contains(res.stdout, "Examples:") {
 		t.Errorf("prepare --help: %d %s", res.code, res.stdout)
 	}
@@ -110,6 +113,7 @@ func TestHelpVersionCompletion(t *testing.T) {
 // Without AWS credentials, an online prepare fails before changing anything
 // and says how to provide them.
 func TestPrepareWithoutCredentials(t *testing.T) {
+	t.Parallel()
 	dir := exampleDir(t, nil)
 	before := snapshot(t, dir)
 	cmd := exec.Command("unshare", "-n", binary, "prepare", "--no-installer", "--dir", dir, "--credentials-requests-dir", testdata("credentialsrequests", "4.16"), "--yes")
@@ -123,6 +127,7 @@ func TestPrepareWithoutCredentials(t *testing.T) {
 
 // Without a kubeconfig, verify says how to point it at a cluster.
 func TestVerifyWithoutCluster(t *testing.T) {
+	t.Parallel()
 	cmd := exec.Command(binary, "verify")
 	cmd.Env = []string{"HOME=" + t.TempDir(), "PATH=" + os.Getenv("PATH")}
 	if res := runCmd(t, cmd); res.code != 1 || !strings.Contains(res.stderr, "--kubeconfig") {

@@ -106,7 +106,7 @@ func (w *world) managedPolicy(t *testing.T, name string) string {
 // changed plan (tags, boundary) is converged; delete.sh leaves nothing owned.
 func TestApplyAndDeleteScripts(t *testing.T) {
 	t.Parallel()
-	w := newOwnWorld(t)
+	w := newWorld(t)
 	foreign := w.foreign(t)
 	boundary := w.managedPolicy(t, "openshift-boundary")
 	dir := exampleDir(t, nil)
@@ -183,7 +183,7 @@ func TestApplyAndDeleteScripts(t *testing.T) {
 // each re-run makes exactly the one change still missing.
 func TestApplyScriptResumesAfterEveryStep(t *testing.T) {
 	t.Parallel()
-	w := newOwnWorld(t)
+	w := newWorld(t)
 	dir := exampleDir(t, nil)
 	crDir := crSubset(t, ingressCR)
 	if res := run(t, true, offlineArgs(dir, crDir)...); res.code != 0 {
@@ -212,6 +212,7 @@ func TestApplyScriptResumesAfterEveryStep(t *testing.T) {
 
 // Credentials of another account stop both scripts at their first call.
 func TestHandoffScriptsRefuseAnotherAccount(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	dir := exampleDir(t, nil)
 	args := offlineArgs(dir, crSubset(t, ingressCR))
@@ -238,6 +239,7 @@ func TestHandoffScriptsRefuseAnotherAccount(t *testing.T) {
 // stack of the distribution (the install dir waits for its domain, the
 // issuer), the second, given the stack's outputs, everything.
 func TestPrivateIssuerOffline(t *testing.T) {
+	t.Parallel()
 	dir := exampleDir(t, nil)
 	crDir := testdata("credentialsrequests", "4.16")
 	state := statedir.Default(dir)

@@ -21,6 +21,7 @@ import (
 // Every local problem is found before the first AWS write: `manifests` as
 // a file, or a tls/ that is a link, ends the run with no mutating call.
 func TestLocalChecksBeforeAWS(t *testing.T) {
+	t.Parallel()
 	for name, spoil := range map[string]func(dir string) string{
 		"manifests is a file": func(dir string) string {
 			os.WriteFile(filepath.Join(dir, "manifests"), []byte("not a dir"), 0o644)
@@ -53,6 +54,7 @@ func TestLocalChecksBeforeAWS(t *testing.T) {
 // being killed mid-way, as a crash would) publishes exactly the key of
 // the install dir.
 func TestConcurrentPrepares(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	dir := exampleDir(t, nil)
 	crs := testdata("credentialsrequests", "4.16")

@@ -62,6 +62,7 @@ func crDir(t *testing.T, files map[string]string) string {
 // shell text gives an apply.sh that, run with a stub aws, runs nothing but
 // aws, and the policy file aws reads holds the text verbatim.
 func TestHostileCredentialsRequest(t *testing.T) {
+	t.Parallel()
 	mark := filepath.Join(t.TempDir(), "pwned")
 	dir := exampleDir(t, nil)
 	before := snapshot(t, dir)
@@ -143,6 +144,10 @@ func maxRSS(cmd *exec.Cmd) int64 {
 // the decompression bomb of the review, which took 2.7 GB) is read in
 // bounded memory; the same size in a file that mentions CredentialsRequest
 // is refused, naming the file and the limit.
+//
+// Not t.Parallel: a child's peak RSS (wait4) starts at the peak of the
+// process that forked it (Go's exec shares its memory until the exec), so
+// it is measured while no parallel test has grown the test process.
 func TestCraftedLayerBoundedMemory(t *testing.T) {
 	srv := registry.Start(t, "", "")
 	base := registry.Release(t, testdata("credentialsrequests", "4.16"), "4.16.0", nil)
@@ -178,6 +183,7 @@ func TestCraftedLayerBoundedMemory(t *testing.T) {
 // install-config.yaml as a link to /dev/zero, as a FIFO, or as a link to
 // a real file: each refused at once, naming what to do; the link is kept.
 func TestInstallConfigMustBeARegularFile(t *testing.T) {
+	t.Parallel()
 	real := filepath.Join(t.TempDir(), "install-config.yaml")
 	example, _ := os.ReadFile(filepath.Join(repoRoot(), "examples", "install-dir", "install-config.yaml"))
 	os.WriteFile(real, example, 0o600)
@@ -210,6 +216,7 @@ func TestInstallConfigMustBeARegularFile(t *testing.T) {
 // tls/, manifests/, the state dir and a key file as symbolic links are
 // refused before anything is written, there or where they point.
 func TestSymlinksAreRefused(t *testing.T) {
+	t.Parallel()
 	crs := testdata("credentialsrequests", "4.16")
 	for name, tc := range map[string]struct {
 		link func(dir, elsewhere string) []string // extra args
@@ -260,6 +267,7 @@ func pemKey(t testing.TB, bits int) []byte {
 // A key planted world-readable is refused, not adopted or re-moded; a safe
 // 2048-bit key is adopted and the run says which and from where.
 func TestPlantedKeyIsNotAdopted(t *testing.T) {
+	t.Parallel()
 	dir := exampleDir(t, nil)
 	state := filepath.Join(dir, ".oc-sts")
 	os.MkdirAll(state, 0o700)
@@ -281,6 +289,7 @@ func TestPlantedKeyIsNotAdopted(t *testing.T) {
 
 // A key set twice is refused as the installer refuses it, at file:line.
 func TestDuplicateKeysAreRefused(t *testing.T) {
+	t.Parallel()
 	example, _ := os.ReadFile(filepath.Join(repoRoot(), "examples", "install-dir", "install-config.yaml"))
 	twice := strings.Replace(string(example), "    region: us-east-2\n", "    region: us-east-2\n    region: eu-west-1\n", 1)
 	dir := exampleDir(t, []byte(twice))
@@ -318,6 +327,7 @@ func staged(t *testing.T, dir string) []string {
 // the interrupted write, then gives exactly the uninterrupted result, with
 // no staged file or journal left. The kill point is injected, not timed.
 func TestKillAtEveryStepOfTheWrite(t *testing.T) {
+	t.Parallel()
 	crs := testdata("credentialsrequests", "4.16")
 	key := pemKey(t, 4096)
 	fresh := func() string {
@@ -380,6 +390,7 @@ func TestKillAtEveryStepOfTheWrite(t *testing.T) {
 // Ctrl-C (SIGINT) or SIGTERM during an offline run: exit 130, the install
 // dir exactly as it was.
 func TestOfflineInterrupt(t *testing.T) {
+	t.Parallel()
 	for _, sig := range []string{"int", "term"} {
 		dir := exampleDir(t, nil)
 		before := snapshot(t, dir)
@@ -396,6 +407,7 @@ func TestOfflineInterrupt(t *testing.T) {
 // --hive keeps its state (the signer key) per user, not in the current
 // directory.
 func TestHiveStateDirIsPerUser(t *testing.T) {
+	t.Parallel()
 	cwd, xdg := t.TempDir(), t.TempDir()
 	args := slices.DeleteFunc(hiveArgs(""), func(s string) bool { return s == "" || s == "--state-dir" })
 	cmd := exec.Command("unshare", append([]string{"-n", binary}, args...)...)

@@ -26,6 +26,7 @@ func hiveArgs(stateDir string, extra ...string) []string {
 
 // The manifests Hive gets are exactly the ones the install-dir flow writes.
 func TestHiveObjectsMatchTheInstallDirFlow(t *testing.T) {
+	t.Parallel()
 	state := filepath.Join(t.TempDir(), "state")
 	res := run(t, true, hiveArgs(state, "-o", "json")...)
 	if res.code != 0 {
@@ -82,6 +83,7 @@ func TestHiveObjectsMatchTheInstallDirFlow(t *testing.T) {
 }
 
 func TestHiveApplyToHub(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	key, _ := rsa.GenerateKey(rand.Reader, 2048)
 	keyFile := filepath.Join(dir, "sa.key")

@@ -59,6 +59,7 @@ func readmeBlock(t *testing.T, heading string) []string {
 // the install dir (what follows creates the infrastructure). verify needs a
 // live cluster: the verify tests run it against a real kube-apiserver.
 func TestREADMERealClusterFlow(t *testing.T) {
+	t.Parallel()
 	s := newInstallerSetup(t)
 	work := t.TempDir()
 	bin := filepath.Join(work, "bin")
@@ -119,6 +120,7 @@ func TestREADMERealClusterFlow(t *testing.T) {
 // manifests`, then prepare writes into the consumed dir, reading the
 // install-config and the release image from the installer's real state file.
 func TestDocsOrderConsumedDir(t *testing.T) {
+	t.Parallel()
 	s := newInstallerSetup(t)
 	dir := s.installDir(t, "credentialsMode: Manual\n")
 	s.installer(t, "create", "manifests", "--dir", dir)
@@ -144,6 +146,7 @@ func TestDocsOrderConsumedDir(t *testing.T) {
 // Manifests created without Manual hold the root credentials: prepare
 // refuses the dir and changes nothing.
 func TestConsumedWithoutManual(t *testing.T) {
+	t.Parallel()
 	s := newInstallerSetup(t)
 	dir := s.installDir(t, "")
 	s.installer(t, "create", "manifests", "--dir", dir)
@@ -159,6 +162,7 @@ func TestConsumedWithoutManual(t *testing.T) {
 // next; the check says the dir is not ready until then. Run `create
 // cluster` (here its ignition part) first, and the installer drops them.
 func TestNoInstallerThenCreateManifests(t *testing.T) {
+	t.Parallel()
 	s := newInstallerSetup(t)
 	dir := s.installDir(t, "")
 	args := []string{"prepare", "--dir", dir, "--no-installer", "--offline", "--account-id", "123456789012", "--release-image", s.release}
@@ -195,6 +199,7 @@ func TestNoInstallerThenCreateManifests(t *testing.T) {
 // and --installer, and online behind a private CloudFront issuer with
 // $OPENSHIFT_INSTALL; both end in a bootstrap that holds what AWS has.
 func TestPrepareRunsTheInstaller(t *testing.T) {
+	t.Parallel()
 	t.Run("offline", func(t *testing.T) {
 		s := newInstallerSetup(t)
 		dir := s.installDir(t, "")
@@ -238,6 +243,7 @@ func TestPrepareRunsTheInstaller(t *testing.T) {
 
 // The installer must install the release the CredentialsRequests came from.
 func TestInstallerOfAnotherRelease(t *testing.T) {
+	t.Parallel()
 	s := newInstallerSetup(t)
 	srv := registry.Start(t, "", "")
 	other := srv.Push(t, "ocp-release:4.14.0", registry.Release(t, testdata("credentialsrequests", "4.14"), "4.14.0", nil))
@@ -259,6 +265,7 @@ func TestInstallerOfAnotherRelease(t *testing.T) {
 // fails, or prepare is interrupted while it runs, neither AWS nor the
 // install dir has changed; a re-run finishes.
 func TestInstallerFailureLeavesDirUntouched(t *testing.T) {
+	t.Parallel()
 	s := newInstallerSetup(t)
 	dir := s.installDir(t, "")
 	ic, _ := os.ReadFile(filepath.Join(dir, "install-config.yaml"))
@@ -307,7 +314,7 @@ func TestInstallerFailureLeavesDirUntouched(t *testing.T) {
 		t.Errorf("AWS changed by an interrupted run: %v", m)
 	}
 
-	if err := installerworld.CreatePublicZone(moto.URL, "nozone.example"); err != nil {
+	if err := installerworld.CreatePublicZone(s.moto, "nozone.example"); err != nil {
 		t.Fatal(err)
 	}
 	if res := s.ocSTSWith(t, env, "prepare", "--dir", dir, "--yes"); res.code != 0 || !strings.Contains(res.stdout, "Checked as openshift-install will read") {
@@ -350,6 +357,7 @@ func waitFor(t *testing.T, buf *syncBuffer, s string) {
 // to tls/ and the manifests Secret's files into manifests/, then `create
 // ignition-configs` (openshift/hive pkg/installmanager, generateAssets).
 func TestHiveObjectsAsHiveInstalls(t *testing.T) {
+	t.Parallel()
 	s := newInstallerSetup(t)
 	state := filepath.Join(t.TempDir(), "state")
 	res := s.ocSTSWith(t, nil, "prepare", "--hive", "--offline", "--account-id", "123456789012", "--name", clusterName, "--region", "us-east-2",

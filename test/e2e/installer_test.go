@@ -43,7 +43,7 @@ func newInstallerSetup(t *testing.T) *installerSetup {
 		t.Fatal(err)
 	}
 	w := newWorld(t)
-	iw := installerworld.New(t, w.gate, moto.URL, w.gate.CACertPEM(), "example.com", "us-east-2")
+	iw := installerworld.New(t, w.gate, w.moto, w.gate.CACertPEM(), "example.com", "us-east-2")
 	var env []string
 	for _, e := range w.env {
 		if !strings.HasPrefix(e, "SSL_CERT_FILE=") {

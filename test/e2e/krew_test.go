@@ -11,6 +11,7 @@ import (
 
 // The krew manifest installs the oc-sts binary for every platform we build.
 func TestKrewManifest(t *testing.T) {
+	t.Parallel()
 	data, err := os.ReadFile(filepath.Join(repoRoot(), "plugin", "sts.yaml"))
 	if err != nil {
 		t.Fatal(err)

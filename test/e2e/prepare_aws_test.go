@@ -65,6 +65,7 @@ func (w *world) exchange(roleARN, tok string) error {
 }
 
 func TestPrepareCreatesAWSResourcesEachRelease(t *testing.T) {
+	t.Parallel()
 	for _, release := range []string{"4.12", "4.14", "4.16"} {
 		t.Run(release, func(t *testing.T) {
 			w := newWorld(t)
@@ -113,6 +114,7 @@ func TestPrepareCreatesAWSResourcesEachRelease(t *testing.T) {
 }
 
 func TestPrepareRepairsDrift(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	ctx := context.Background()
 	dir := exampleDir(t, nil)
@@ -198,6 +200,7 @@ func TestPrepareRepairsDrift(t *testing.T) {
 // A run killed after its k-th AWS call, for every k, converges on re-run
 // to exactly what an uninterrupted run makes.
 func TestPrepareCrashAtEveryCall(t *testing.T) {
+	t.Parallel()
 	crDir := testdata("credentialsrequests", "4.12")
 	ref := newWorld(t)
 	refDir := exampleDir(t, nil)
@@ -231,6 +234,7 @@ func TestPrepareCrashAtEveryCall(t *testing.T) {
 }
 
 func TestPrepareSurvivesThrottlingAndErrors(t *testing.T) {
+	t.Parallel()
 	for _, f := range []awsworld.Fault{awsworld.Throttling, awsworld.InternalError} {
 		w := newWorld(t)
 		w.gate.FailFraction(0.2, f, 42)
@@ -252,6 +256,7 @@ func TestPrepareSurvivesThrottlingAndErrors(t *testing.T) {
 }
 
 func TestPrepareRefusesWithoutPermissionOrConfirmation(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	dir := exampleDir(t, nil)
 	before := snapshot(t, dir)
@@ -282,6 +287,7 @@ func TestPrepareRefusesWithoutPermissionOrConfirmation(t *testing.T) {
 
 // GovCloud and China: ARNs, issuer hosts and condition keys of their partitions.
 func TestPreparePartitions(t *testing.T) {
+	t.Parallel()
 	for region, want := range map[string][2]string{
 		"us-gov-west-1": {"arn:aws-us-gov:iam::", "demo-oidc.s3.us-gov-west-1.amazonaws.com"},
 		"cn-north-1":    {"arn:aws-cn:iam::", "demo-oidc.s3.cn-north-1.amazonaws.com.cn"},
@@ -309,6 +315,7 @@ func TestPreparePartitions(t *testing.T) {
 // Ctrl-C stops the run between calls, says how to resume, leaves the
 // install dir as it was; the re-run converges.
 func TestPrepareInterrupted(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	dir := exampleDir(t, nil)
 	before := snapshot(t, dir)

@@ -16,6 +16,7 @@ import (
 // a TechPreviewNoUpgrade install gets the gates of the release it installs,
 // from the release image's real FeatureGate manifests.
 func TestPrepareFeatureGatesFromTheReleaseImage(t *testing.T) {
+	t.Parallel()
 	const gate = "AWSEFSDriverVolumeMetrics" // in the 2025-03 payload's TechPreviewNoUpgrade set, not in the compiled-in one
 	crDir := copyRelease(t, nil, testdata("credentialsrequests", "4.16"))
 	os.WriteFile(filepath.Join(crDir, "0000_90_new-operator_credentialsrequest.yaml"), []byte(fmt.Sprintf(newOperatorRequest, fmt.Sprintf(gatedRequest, gate))), 0o644)

@@ -47,6 +47,7 @@ type secretManifest struct {
 }
 
 func TestOfflinePrepareEachRelease(t *testing.T) {
+	t.Parallel()
 	for _, release := range []string{"4.12", "4.14", "4.16"} {
 		t.Run(release, func(t *testing.T) {
 			dir := exampleDir(t, nil)
@@ -153,6 +154,7 @@ func TestOfflinePrepareEachRelease(t *testing.T) {
 // and the aws CLI scripts, whose documents are the plan's; the summary names
 // the whole admin flow.
 func TestStateDirScript(t *testing.T) {
+	t.Parallel()
 	dir := exampleDir(t, nil)
 	state := filepath.Join(t.TempDir(), "state")
 	res := run(t, true, offlineArgs(dir, testdata("credentialsrequests", "4.16"), "--state-dir", state, "--tag", "team=platform")...)
@@ -206,6 +208,7 @@ func TestStateDirScript(t *testing.T) {
 }
 
 func TestFeatureSetFromInstallConfig(t *testing.T) {
+	t.Parallel()
 	ic, _ := os.ReadFile(filepath.Join(repoRoot(), "examples", "install-dir", "install-config.yaml"))
 	dir := exampleDir(t, append(ic, []byte("featureSet: TechPreviewNoUpgrade\n")...))
 	res := run(t, true, offlineArgs(dir, testdata("credentialsrequests", "4.16"), "-o", "json", "--explain")...)
@@ -227,6 +230,7 @@ func TestFeatureSetFromInstallConfig(t *testing.T) {
 // Switching the feature set back removes the Secret written for a request
 // the cluster no longer includes; Secrets that are not ours stay.
 func TestStaleSecretsAreRemoved(t *testing.T) {
+	t.Parallel()
 	ic, _ := os.ReadFile(filepath.Join(repoRoot(), "examples", "install-dir", "install-config.yaml"))
 	dir := exampleDir(t, append(append([]byte{}, ic...), []byte("featureSet: TechPreviewNoUpgrade\n")...))
 	crs := testdata("credentialsrequests", "4.16")

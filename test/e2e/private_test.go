@@ -11,6 +11,7 @@ import (
 // A private issuer: the bucket stays fully blocked and CloudFront serves the
 // discovery documents through origin access control.
 func TestPreparePrivateIssuer(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	w.gate.SetDeployDelay(1500 * time.Millisecond)
 	foreign := w.foreign(t)

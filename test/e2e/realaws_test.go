@@ -32,7 +32,7 @@ const crDir416 = "4.16"
 // in moto (S3 Control prefixes the host with the account: dial moto anyway).
 func (w *world) blockPublicAccess(t *testing.T, policy, restrict bool) {
 	t.Helper()
-	u, _ := url.Parse(moto.URL)
+	u, _ := url.Parse(w.moto)
 	var d net.Dialer
 	c := s3control.NewFromConfig(w.direct, func(o *s3control.Options) {
 		o.HTTPClient = &http.Client{Transport: &http.Transport{DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
@@ -71,6 +71,7 @@ func (w *world) object(t *testing.T, bucket, key string) string {
 // A new provider unknown to IAM's trust validation and new roles invisible
 // for a while: prepare retries with backoff, says so, and converges.
 func TestPrepareRidesOutIAMPropagation(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	w.gate.SetIAMPropagation(1500*time.Millisecond, 1500*time.Millisecond)
 	dir := exampleDir(t, nil)
@@ -105,6 +106,7 @@ func TestPrepareRidesOutIAMPropagation(t *testing.T) {
 // Account-level Block Public Access stops a public issuer before any
 // write; --private-bucket needs no public access.
 func TestPrepareAccountBlockPublicAccess(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	w.gate.SetDeployDelay(300 * time.Millisecond)
 	w.blockPublicAccess(t, true, true)
@@ -133,6 +135,7 @@ func TestPrepareAccountBlockPublicAccess(t *testing.T) {
 // When the account's settings cannot be read, prepare warns, and the
 // refused bucket policy still says what to do and what was made.
 func TestPrepareAccountBlockPublicAccessUnreadable(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	w.blockPublicAccess(t, true, false)
 	w.gate.Deny("s3:GetAccountPublicAccessBlock", awsworld.IdentityPolicy)
@@ -156,6 +159,7 @@ func TestPrepareAccountBlockPublicAccessUnreadable(t *testing.T) {
 }
 
 func TestPrepareBucketNameTakenByAnotherAccount(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	w.gate.ForeignBucket("demo-oidc", "210987654321")
 	dir := exampleDir(t, nil)
@@ -176,6 +180,7 @@ func TestPrepareBucketNameTakenByAnotherAccount(t *testing.T) {
 }
 
 func TestPrepareBucketInAnotherRegion(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	west := w.direct.Copy()
 	west.Region = "us-west-2"
@@ -204,6 +209,7 @@ func TestPrepareBucketInAnotherRegion(t *testing.T) {
 // An organisation's deny stops the run with the action, the resource and
 // what was made; once lifted, a re-run converges.
 func TestPrepareExplicitDeny(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	dir := exampleDir(t, nil)
 	crDir := testdata("credentialsrequests", crDir416)
@@ -250,6 +256,7 @@ func TestPrepareExplicitDeny(t *testing.T) {
 // Every S3 call names the caller's account as the bucket's expected owner
 // (CreateBucket and ListBuckets have no such field).
 func TestS3CallsNameTheExpectedOwner(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	dir := exampleDir(t, nil)
 	if res := w.prepare(t, dir, testdata("credentialsrequests", crDir416)); res.code != 0 {
@@ -276,6 +283,7 @@ func TestS3CallsNameTheExpectedOwner(t *testing.T) {
 // A second install dir with the same --name would publish its own key over
 // the first cluster's: refused, the published key unchanged, unless asked.
 func TestPrepareKeepsThePublishedKey(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	crDir := testdata("credentialsrequests", crDir416)
 	first := exampleDir(t, nil)
@@ -315,6 +323,7 @@ func TestPrepareKeepsThePublishedKey(t *testing.T) {
 // upgrade-check --apply converges roles with prepare's engine: the same
 // stop on an organisation's deny, the same patience with IAM.
 func TestUpgradeApplyUnderDenyAndIAMPropagation(t *testing.T) {
+	t.Parallel()
 	c := newSTSCluster(t, "4.12")
 	c.setClusterVersion(t, "4.12.9", "quay.io/openshift-release-dev/ocp-release@sha256:0", "", []string{"Storage", "MachineAPI", "ImageRegistry", "Ingress", "CloudCredential"}, nil)
 	target := targetRelease(t)
@@ -344,6 +353,7 @@ func TestUpgradeApplyUnderDenyAndIAMPropagation(t *testing.T) {
 // destroy under an organisation's deny: the action and resource named,
 // what is left listed; once lifted, a re-run finishes.
 func TestDestroyExplicitDeny(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	dir := exampleDir(t, nil)
 	if res := w.prepare(t, dir, testdata("credentialsrequests", crDir416)); res.code != 0 {

@@ -30,6 +30,7 @@ func rolesOf(t *testing.T, stdout string) string {
 // release image from a registry that requires auth and gets exactly what
 // the directory-based run gets.
 func TestPrepareFromReleaseImage(t *testing.T) {
+	t.Parallel()
 	srv := registry.Start(t, "puller", "s3cret")
 	for _, release := range []string{"4.14", "4.16"} {
 		spec := srv.Push(t, "ocp-release:"+release, registry.Release(t, testdata("credentialsrequests", release), release+".0", nil))
@@ -60,6 +61,7 @@ func TestPrepareFromReleaseImage(t *testing.T) {
 }
 
 func TestReleaseImageErrorsLeaveDirUntouched(t *testing.T) {
+	t.Parallel()
 	srv := registry.Start(t, "puller", "s3cret")
 	spec := srv.Push(t, "ocp-release:4.16", registry.Release(t, testdata("credentialsrequests", "4.16"), "4.16.0", nil))
 	example, _ := os.ReadFile(filepath.Join(repoRoot(), "examples", "install-dir", "install-config.yaml"))

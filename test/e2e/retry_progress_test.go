@@ -15,6 +15,7 @@ import (
 // a few seconds every retry says so on stderr; Ctrl-C then stops the run
 // at once with exit 130, AWS unchanged.
 func TestRetryProgressAndInterrupt(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	w.gate.FailOperation("GetCallerIdentity", awsworld.InternalError)
 	cmd := exec.Command(binary, "prepare", "--no-installer", "--dir", exampleDir(t, nil), "--credentials-requests-dir", testdata("credentialsrequests", "4.16"), "--yes")
@@ -49,6 +50,7 @@ func TestRetryProgressAndInterrupt(t *testing.T) {
 
 // -v 2 says every retry at once, -v 6 every call with its outcome.
 func TestVerbosityLogsAWSCalls(t *testing.T) {
+	t.Parallel()
 	w := newWorld(t)
 	w.gate.FailCall(1, awsworld.InternalError)
 	dir, crs := exampleDir(t, nil), testdata("credentialsrequests", "4.16")

@@ -30,6 +30,7 @@ import (
 // calls are a public issuer's and the invalidation of the edge's stale
 // copy, which every put-back leaves there.
 func TestRotateKeyKilledAtEveryPoint(t *testing.T) {
+	t.Parallel()
 	c := newRotationCluster(t, true)
 	state := statedir.Default(c.dir)
 	old := c.tokens(t)

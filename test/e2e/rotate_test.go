@@ -282,6 +282,7 @@ func keyFile(t *testing.T, path string) (string, os.FileMode) {
 // which old-key tokens are rejected and new-key tokens accepted; verify
 // passes at every step and prepare never undoes the rotation.
 func TestRotateKey(t *testing.T) {
+	t.Parallel()
 	for name, private := range map[string]bool{"public issuer": false, "private issuer": true} {
 		t.Run(name, func(t *testing.T) { rotateEndToEnd(t, private) })
 	}

@@ -17,6 +17,7 @@ import (
 // enabled Ingress: the CVO keeps the request and enables Ingress
 // implicitly, so the renamed account breaks the role's trust.
 func TestUpgradeCheckImplicitlyEnabledCapability(t *testing.T) {
+	t.Parallel()
 	c := newSTSCluster(t, "4.12")
 	srv := registry.Start(t, "puller", "s3cret")
 	c.pullSecret(t, srv)
@@ -109,6 +110,7 @@ const gatedRequest = `
 // gates from the target release's FeatureGate manifests, else the
 // cluster's status for the target version, else openshift/api's (said so).
 func TestUpgradeCheckFeatureGates(t *testing.T) {
+	t.Parallel()
 	c := newSTSCluster(t, "4.12")
 	c.setClusterVersion(t, "4.12.9", "x", "", []string{"Storage", "MachineAPI", "ImageRegistry", "Ingress", "CloudCredential"}, nil)
 

@@ -224,6 +224,7 @@ func finding(r upgradeReport, request, kind string) *upgrade.Finding {
 }
 
 func TestUpgradeCheck(t *testing.T) {
+	t.Parallel()
 	c := newSTSCluster(t, "4.12")
 	target := targetRelease(t)
 
@@ -348,6 +349,7 @@ func TestUpgradeCheck(t *testing.T) {
 // --to a version: resolved from ClusterVersion's available updates, pulled
 // with the cluster's own pull secret, filtered with its capabilities.
 func TestUpgradeCheckToAnAvailableUpdate(t *testing.T) {
+	t.Parallel()
 	c := newSTSCluster(t, "4.12")
 	srv := registry.Start(t, "puller", "s3cret")
 	spec := srv.Push(t, "ocp-release:4.14.0", registry.Release(t, testdata("credentialsrequests", "4.14"), "4.14.0", nil))

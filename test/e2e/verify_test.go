@@ -106,6 +106,7 @@ func failed(r clustercheck.Report) []clustercheck.Result {
 }
 
 func TestVerifyAgainstARealAPIServer(t *testing.T) {
+	t.Parallel()
 	c := newSTSCluster(t, "4.16")
 	c.w.gate.ResetLog()
 	report, res := c.verify(t)
