@@ -28,12 +28,14 @@ import (
 	"github.com/oc-sts/oc-sts/pkg/stsmanifests"
 )
 
+// CredentialsRequestGVR is the cloud-credential-operator's CredentialsRequest resource.
+var CredentialsRequestGVR = schema.GroupVersionResource{Group: "cloudcredential.openshift.io", Version: "v1", Resource: "credentialsrequests"}
+
 // CloudCredentialGVR is the cloud credential operator's config (singleton "cluster").
 var CloudCredentialGVR = schema.GroupVersionResource{Group: "operator.openshift.io", Version: "v1", Resource: "cloudcredentials"}
 
 var (
-	authenticationGVR   = schema.GroupVersionResource{Group: "config.openshift.io", Version: "v1", Resource: "authentications"}
-	credentialsRequests = schema.GroupVersionResource{Group: "cloudcredential.openshift.io", Version: "v1", Resource: "credentialsrequests"}
+	authenticationGVR = schema.GroupVersionResource{Group: "config.openshift.io", Version: "v1", Resource: "authentications"}
 )
 
 // ReadCluster reads what the checks need from the cluster (read-only).
@@ -57,7 +59,7 @@ func ReadCluster(ctx context.Context, kube kubernetes.Interface, dyn dynamic.Int
 	if err := json.Unmarshal(raw, &f.JWKS); err != nil {
 		return f, fmt.Errorf("/openid/v1/jwks: %w", err)
 	}
-	list, err := dyn.Resource(credentialsRequests).List(ctx, metav1.ListOptions{})
+	list, err := dyn.Resource(CredentialsRequestGVR).List(ctx, metav1.ListOptions{})
 	if err != nil && !apierrors.IsNotFound(err) {
 		return f, fmt.Errorf("listing CredentialsRequests: %w", err)
 	}

@@ -12,16 +12,12 @@ import (
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/apimachinery/pkg/util/validation"
 	"k8s.io/client-go/dynamic"
 
 	"github.com/oc-sts/oc-sts/pkg/clustercheck"
 	"github.com/oc-sts/oc-sts/pkg/credreq"
 )
-
-// CredentialsRequestGVR is the cloud-credential-operator's CredentialsRequest.
-var CredentialsRequestGVR = schema.GroupVersionResource{Group: "cloudcredential.openshift.io", Version: "v1", Resource: "credentialsrequests"}
 
 // Request is a CredentialsRequest an operator needs a role for.
 type Request struct {
@@ -215,7 +211,7 @@ func isRoleARNVar(name string) bool {
 // FromCluster finds the CredentialsRequests the operator of sub made in
 // the cluster, adding the given service accounts.
 func FromCluster(ctx context.Context, dyn dynamic.Interface, sub *Subscription, sas ServiceAccounts) ([]Request, error) {
-	list, err := dyn.Resource(CredentialsRequestGVR).List(ctx, metav1.ListOptions{})
+	list, err := dyn.Resource(clustercheck.CredentialsRequestGVR).List(ctx, metav1.ListOptions{})
 	if apierrors.IsNotFound(err) {
 		return nil, nil
 	}

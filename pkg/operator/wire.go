@@ -88,7 +88,7 @@ func ObserveWiring(ctx context.Context, kube kubernetes.Interface, dyn dynamic.I
 	}
 	for _, r := range roles {
 		if needsRecord(r) {
-			cr, err := dyn.Resource(CredentialsRequestGVR).Namespace(r.Request.CR.Namespace).Get(ctx, r.Request.CR.Name, metav1.GetOptions{})
+			cr, err := dyn.Resource(clustercheck.CredentialsRequestGVR).Namespace(r.Request.CR.Namespace).Get(ctx, r.Request.CR.Name, metav1.GetOptions{})
 			if err != nil && !apierrors.IsNotFound(err) {
 				return nil, fmt.Errorf("reading credentialsrequest %s: %w", r.Request.Key(), err)
 			}
@@ -258,7 +258,7 @@ func writeRecord(ctx context.Context, dyn dynamic.Interface, r Role, have *unstr
 	if err != nil {
 		return err
 	}
-	client := dyn.Resource(CredentialsRequestGVR).Namespace(want.GetNamespace())
+	client := dyn.Resource(clustercheck.CredentialsRequestGVR).Namespace(want.GetNamespace())
 	if have == nil {
 		progress("creating credentialsrequest %s", r.Request.Key())
 		_, err = client.Create(ctx, want, metav1.CreateOptions{})
@@ -363,7 +363,7 @@ func ApplyUnwire(ctx context.Context, kube kubernetes.Interface, dyn dynamic.Int
 		case strings.HasPrefix(ch.Object, "credentialsrequest "):
 			ns, name, _ := strings.Cut(strings.TrimPrefix(ch.Object, "credentialsrequest "), "/")
 			progress("deleting credentialsrequest %s/%s", ns, name)
-			if err := dyn.Resource(CredentialsRequestGVR).Namespace(ns).Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			if err := dyn.Resource(clustercheck.CredentialsRequestGVR).Namespace(ns).Delete(ctx, name, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
 				return fmt.Errorf("deleting credentialsrequest %s/%s: %w", ns, name, err)
 			}
 		}

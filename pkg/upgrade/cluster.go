@@ -18,12 +18,13 @@ import (
 	"k8s.io/client-go/discovery/cached/memory"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/restmapper"
+
+	"github.com/oc-sts/oc-sts/pkg/clustercheck"
 )
 
 var (
-	clusterVersionGVR     = schema.GroupVersionResource{Group: "config.openshift.io", Version: "v1", Resource: "clusterversions"}
-	featureGateGVR        = schema.GroupVersionResource{Group: "config.openshift.io", Version: "v1", Resource: "featuregates"}
-	credentialsRequestGVR = schema.GroupVersionResource{Group: "cloudcredential.openshift.io", Version: "v1", Resource: "credentialsrequests"}
+	clusterVersionGVR = schema.GroupVersionResource{Group: "config.openshift.io", Version: "v1", Resource: "clusterversions"}
+	featureGateGVR    = schema.GroupVersionResource{Group: "config.openshift.io", Version: "v1", Resource: "featuregates"}
 )
 
 // ErrNoClusterVersion is returned when the cluster has no ClusterVersion:
@@ -94,7 +95,7 @@ func ReadState(ctx context.Context, dyn dynamic.Interface) (State, error) {
 			return s, fmt.Errorf("FeatureGate cluster: %w", err)
 		}
 	}
-	list, err := dyn.Resource(credentialsRequestGVR).List(ctx, metav1.ListOptions{})
+	list, err := dyn.Resource(clustercheck.CredentialsRequestGVR).List(ctx, metav1.ListOptions{})
 	if err != nil && !apierrors.IsNotFound(err) {
 		return s, fmt.Errorf("listing CredentialsRequests: %w", err)
 	}

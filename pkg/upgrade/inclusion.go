@@ -12,6 +12,7 @@ import (
 	"github.com/openshift/library-go/pkg/manifest"
 	"k8s.io/apimachinery/pkg/util/sets"
 
+	"github.com/oc-sts/oc-sts/pkg/clustercheck"
 	"github.com/oc-sts/oc-sts/pkg/credreq"
 )
 
@@ -202,7 +203,7 @@ func runningObjects(ctx context.Context, st State, objs Objects, cands []manifes
 }
 
 func lookup(ctx context.Context, st State, objs Objects, u *manifest.Manifest) (*manifest.Manifest, bool, error) {
-	if u.GVK.Group == credentialsRequestGVR.Group && u.GVK.Kind == "CredentialsRequest" {
+	if u.GVK.Group == clustercheck.CredentialsRequestGVR.Group && u.GVK.Kind == "CredentialsRequest" {
 		for i := range st.Requests {
 			if u.SameResourceID(st.Requests[i]) {
 				return &st.Requests[i], true, nil
